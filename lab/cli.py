@@ -1,0 +1,197 @@
+"""The command line: `python -m lab COMMAND`. Thin: it parses, calls, and turns each
+library error into one line on stderr and an exit code.
+
+Exit codes: 0 done; 1 checks not all passing (check) or the student's code raised or
+hung; 2 a usage problem (unknown lab, broken topology or lab file); 3 the machine
+lacks something (root, a package); 130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import shutil
+import sys
+import traceback
+from pathlib import Path
+
+from .errors import LabError, SetupError, UsageError
+from .paths import CAPTURES, shown
+
+SETUP_HINT = "run: sudo sh scripts/setup.sh"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except LabError as exc:
+        print(f"lab: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("lab: interrupted; the run's network and processes are gone", file=sys.stderr)
+        return 130
+    except Exception:
+        if os.environ.get("LAB_DEBUG"):
+            traceback.print_exc()
+        kind, value = sys.exc_info()[:2]
+        print(f"lab: internal error: {kind.__name__}: {value} (a bug in the lab; "
+              "LAB_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 70
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m lab",
+        description="Raw-socket network lab: real packets on a virtual Mininet network, "
+                    "graded from what crossed the wire.",
+        epilog="Start with: sudo python -m lab run arp-basic")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    listing = commands.add_parser("list", help="the labs, with how much of each exercise is done")
+    listing.set_defaults(handler=cmd_list)
+
+    for name, handler, text in (
+            ("run", cmd_run, "build the lab's network, run it with your exercise, show the wire, grade"),
+            ("check", cmd_check, "grade only: exit 0 only if every part of your exercise is done and right")):
+        sub = commands.add_parser(name, help=text, description=text)
+        sub.add_argument("lab", metavar="LAB", help="lab name, as `list` shows it (e.g. arp-basic)")
+        sub.add_argument("--solution", action="store_true", help="use the reference solution (instructors, CI)")
+        sub.add_argument("--exercise", type=Path, metavar="FILE",
+                         help="grade this file instead of exercises/LAB.py (e.g. a student's submission)")
+        sub.add_argument("--pcap", type=Path, metavar="PATH",
+                         help="where to write the capture (default: captures/LAB.pcapng)")
+        sub.add_argument("--json", action="store_true", help="print one JSON result on stdout instead of text")
+        sub.set_defaults(handler=handler)
+
+    shell = commands.add_parser("shell", help="Mininet's own CLI on a topology from topologies/",
+                                description="Mininet's CLI on a topology, inside a private namespace.")
+    shell.add_argument("topology", metavar="TOPOLOGY", help="file name in topologies/, with mn-style "
+                                                            "arguments: star or star,5")
+    shell.set_defaults(handler=cmd_shell)
+
+    clean = commands.add_parser("clean", help="remove what an interrupted run of this lab left, nothing else")
+    clean.set_defaults(handler=cmd_clean)
+
+    doctor = commands.add_parser("doctor", help="what the lab needs, present or missing, one line each")
+    doctor.set_defaults(handler=cmd_doctor)
+    return parser
+
+
+def require_root(command: str) -> None:
+    if os.geteuid() != 0:
+        raise SetupError(f"{command} builds virtual networks and needs root: "
+                         f"sudo python -m lab {' '.join(sys.argv[1:]) or command}")
+
+
+def require_tools() -> None:
+    for module, package in (("mininet", "mininet"), ("scapy", "python3-scapy"), ("pyroute2", "python3-pyroute2")):
+        if importlib.util.find_spec(module) is None:
+            raise SetupError(f"the Python package {module} is missing for {sys.executable} "
+                             f"(Debian package {package}); {SETUP_HINT}")
+    for tool, package in (("mnexec", "mininet"), ("brctl", "bridge-utils")):
+        if shutil.which(tool) is None:
+            raise SetupError(f"the command {tool} is missing (Debian package {package}); {SETUP_HINT}")
+
+
+def enter_sandbox(command: str) -> None:
+    """Everything after this happens in a network namespace only this run can see."""
+    require_root(command)
+    require_tools()
+    from .netns import unshare_network
+    unshare_network()
+
+
+def cmd_list(args) -> int:
+    from .catalog import discover
+    from .exercise import progress
+    from .paths import EXERCISES
+    catalog = discover()
+    width = max((len(name) for name in catalog.labs), default=0)
+    for name, lab in sorted(catalog.labs.items()):
+        done = progress(EXERCISES / f"{lab.exercise}.py", lab.todos)
+        print(f"{name:<{width}}  {lab.title}  [{sum(done.values())}/{len(done)} TODOs done]")
+    for problem in catalog.problems:
+        print(f"lab: skipped a broken lab file: {problem}", file=sys.stderr)
+    return 0
+
+
+def _run(args, grading_only: bool) -> int:
+    enter_sandbox(args.command)
+    from .catalog import discover
+    from .report import as_json, render
+    from .runner import execute
+    lab = discover().find(args.lab)
+    if args.exercise is not None and not args.exercise.is_file():
+        raise UsageError(f"--exercise {args.exercise}: no such file")
+    capture = args.pcap or CAPTURES / f"{lab.name}.pcapng"
+    result = execute(lab, solution=args.solution, capture_path=capture, exercise_path=args.exercise)
+    if args.json:
+        print(as_json(result))
+    elif grading_only:
+        render_checks_only(result)
+    else:
+        render(result)
+    for error in result.student_errors:
+        print(f"lab: your code failed: {error}", file=sys.stderr)
+    if grading_only:
+        return 0 if result.passed else 1
+    return 1 if result.student_errors else 0
+
+
+def render_checks_only(result) -> None:
+    from .definition import PASS
+    for verdict in result.verdicts:
+        spec = result.lab.check(verdict.id)
+        print(f"{verdict.status:<8} {spec.id:<12} {spec.title}")
+        if verdict.status != PASS:
+            print(f"         {verdict.detail}")
+            if verdict.hint:
+                print(f"         hint: {verdict.hint}")
+    print(("PASSED" if result.passed else "NOT PASSED") + f"  (capture: {shown(result.capture)})")
+
+
+def cmd_run(args) -> int:
+    return _run(args, grading_only=False)
+
+
+def cmd_check(args) -> int:
+    return _run(args, grading_only=True)
+
+
+def cmd_shell(args) -> int:
+    from . import topology
+    name, topo_args = topology.parse_spec(args.topology)
+    topo = topology.load(name, topo_args)
+    enter_sandbox("shell")
+    from mininet.cli import CLI
+    from .network import Network
+    network = Network(topo)
+    try:
+        print(topology.draw(topo))
+        print("Type help for Mininet's commands, exit or Ctrl-D to leave; the network then vanishes.")
+        CLI(network.mininet)
+    finally:
+        network.stop()
+    return 0
+
+
+def cmd_clean(args) -> int:
+    require_root("clean")
+    from .registry import clean
+    removed = clean()
+    for line in removed:
+        print(f"removed {line}")
+    if not removed:
+        print("nothing to clean: no run of this lab left anything behind")
+    return 0
+
+
+def cmd_doctor(args) -> int:
+    from .doctor import diagnose
+    problems = 0
+    for ok, name, text in diagnose():
+        problems += not ok
+        print(f"{'ok  ' if ok else 'MISS'}  {name:<10} {text}")
+    return 0 if problems == 0 else 3

@@ -1,0 +1,46 @@
+"""Import one Python file written by an instructor or a student, by its path.
+
+Topologies, labs and exercises are plain files in plain folders; they are imported
+under a private module name (no sys.path changes), and any failure while importing
+becomes one line naming the file, the line and the problem.
+"""
+from __future__ import annotations
+
+import importlib.util
+import sys
+import traceback
+from pathlib import Path
+from types import ModuleType
+
+from .errors import LabError
+from .paths import shown
+
+
+def load_file(path: Path, error: type[LabError], prefix: str) -> ModuleType:
+    """Import path as a fresh module named prefix_STEM; raise error on any failure."""
+    if not path.is_file():
+        raise error(f"{shown(path)}: no such file")
+    name = f"{prefix}_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        raise error(f"{shown(path)}, line {exc.lineno}: {exc.msg}; fix the syntax and retry") from None
+    except Exception as exc:
+        raise error(f"{shown(path)}: importing it failed: {describe_exception(exc, path)}") from None
+    sys.modules[name] = module  # lets pickle and tracebacks find the module
+    return module
+
+
+def describe_exception(exc: BaseException, path: Path | None = None) -> str:
+    """'line N in func: Type: message', pointing at the deepest line inside path."""
+    where = ""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if path is not None:
+        frames = [f for f in frames if Path(f.filename).resolve() == path.resolve()] or frames
+    if frames:
+        last = frames[-1]
+        where = f"line {last.lineno} in {last.name}: "
+    message = str(exc)
+    return f"{where}{type(exc).__name__}" + (f": {message}" if message else "")

@@ -1,0 +1,68 @@
+"""The run's Mininet network, built inside the run's private namespace.
+
+Linux bridges are the switches (this kernel has no Open vSwitch module), hosts have
+IPv6 off so the capture holds only what the lab sends, and teardown is quick: the
+links and bridges vanish with the namespaces, so only processes need stopping.
+"""
+from __future__ import annotations
+
+import os
+
+from mininet.log import setLogLevel
+from mininet.net import Mininet
+from mininet.node import Host
+from mininet.nodelib import LinuxBridge
+
+from .errors import SetupError
+
+
+class LabHost(Host):
+    """A Mininet host whose kernel speaks IPv4 only."""
+
+    def __init__(self, name, **params):
+        super().__init__(name, **params)
+        self.cmd("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1")
+
+
+class Network:
+    """A started Mininet network; stop() ends every process it started."""
+
+    def __init__(self, topo):
+        setLogLevel("critical")
+        # Mininet.init() raises host-wide limits (kernel.pty.max, fs.file-max): a run
+        # must leave the machine as it found it, and three hosts need none of them.
+        Mininet.inited = True
+        try:
+            self.mininet = Mininet(topo=topo, switch=LinuxBridge, host=LabHost, controller=None,
+                                   waitConnected=False)
+        except Exception as exc:
+            raise SetupError(f"Mininet could not build the network: {exc}") from None
+        self.mininet.start()
+        for switch in self.mininet.switches:
+            # A bridge with multicast snooping joins 224.0.0.106 (IGMP) on start: noise.
+            switch.cmd("ip link set dev", switch.name, "type bridge mcast_snooping 0")
+
+    @property
+    def hosts(self) -> list[Host]:
+        return self.mininet.hosts
+
+    def get(self, name: str) -> Host:
+        return self.mininet[name]
+
+    def switch_ports(self) -> list[str]:
+        """Every switch-side interface: together they see every frame of the run."""
+        return [intf.name for switch in self.mininet.switches for intf in switch.intfList()
+                if intf.name != "lo"]
+
+    def pids(self) -> list[int]:
+        return [node.shell.pid for node in self.mininet.hosts + self.mininet.switches
+                if node.shell is not None]
+
+    def stop(self) -> None:
+        for node in self.mininet.hosts + self.mininet.switches:
+            if node.shell is not None and node.shell.poll() is None:
+                try:
+                    os.killpg(node.shell.pid, 9)
+                except ProcessLookupError:
+                    pass
+                node.shell.wait()

@@ -1,0 +1,118 @@
+"""What a run shows: the steps with their frames and notes, the checks, the capture.
+
+Text goes to a terminal (colour only there, and never with NO_COLOR set) or, with
+--json, one JSON document for autograders.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import textwrap
+from typing import TextIO
+
+from .definition import FAIL, NOT_DONE, PASS
+from .exercise import DONE, RAISED, TIMEOUT
+from .paths import shown
+from .runner import Result
+from .wire import BROADCAST, Wire, layers, summary
+
+COLOURS = {"green": "32", "red": "31", "yellow": "33", "dim": "2", "bold": "1", "cyan": "36"}
+
+
+class Style:
+    def __init__(self, stream: TextIO):
+        self.colour = stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+        unicode = (getattr(stream, "encoding", "") or "").lower().replace("-", "") == "utf8"
+        self.marks = {PASS: "✓", FAIL: "✗", NOT_DONE: "·"} if unicode else {PASS: "ok", FAIL: "XX", NOT_DONE: "--"}
+        self.arrow = "→" if unicode else "->"
+
+    def __call__(self, text: str, colour: str) -> str:
+        return f"\033[{COLOURS[colour]}m{text}\033[0m" if self.colour else text
+
+
+STATUS_COLOUR = {PASS: "green", FAIL: "red", NOT_DONE: "yellow"}
+
+
+def outcome_label(outcome) -> tuple[str, str]:
+    if outcome.status == DONE:
+        return f"{outcome.todo}(): your code", "green"
+    if outcome.status in (RAISED, TIMEOUT):
+        return f"{outcome.todo}(): REFERENCE ran, because {outcome.detail}", "red"
+    return f"{outcome.todo}(): REFERENCE ran, TODO not done yet", "yellow"
+
+
+def names_by_mac(result: Result) -> dict[str, str]:
+    names = {mac: name for name, (_, mac) in result.hosts.items()}
+    names[BROADCAST] = "*"
+    return names
+
+
+def render(result: Result, stream: TextIO = sys.stdout) -> None:
+    style = Style(stream)
+    out = lambda line="": print(line, file=stream)  # noqa: E731
+    lab = result.lab
+    out(style(f"{lab.name}: {lab.title}", "bold"))
+    out(textwrap.indent(lab.intro, "  "))
+    out()
+    for name, (ip, mac) in result.hosts.items():
+        out(f"  {name}  {ip:<10} {mac}")
+    source = "reference solution (--solution)" if result.solution else "your exercise"
+    out(style(f"  code: {source}", "dim"))
+    wire = Wire(result.frames)
+    macs = names_by_mac(result)
+    for number, step in enumerate(result.steps, 1):
+        out()
+        out(style(f"{number}. {step.title}", "bold"))
+        if step.text:
+            out(style(textwrap.indent(step.text, "   "), "dim"))
+        for outcome in step.outcomes:
+            label, colour = outcome_label(outcome)
+            out("   " + style(label, colour))
+            for line in outcome.printed.splitlines()[:20]:
+                out(style(f"   | {line}", "dim"))
+        for frame in wire.between(step.start, step.end):
+            packet = frame.packet
+            source_name, target = macs.get(packet.src, packet.src), macs.get(packet.dst, packet.dst)
+            out(f"   {frame.time - result.started:7.3f}s  {source_name:>3} {style.arrow} {target:<3}  "
+                + style(summary(packet), "cyan"))
+            for layer, fields in layers(packet):
+                out(style(f"{'':20}{layer:<6} {fields}", "dim"))
+        for note in step.notes:
+            out(f"   {note}")
+    out()
+    out(style("Checks", "bold"))
+    for verdict in result.verdicts:
+        spec = lab.check(verdict.id)
+        mark = style(style.marks[verdict.status], STATUS_COLOUR[verdict.status])
+        out(f"  {mark} {spec.title}")
+        if verdict.detail:
+            out(style(f"      {verdict.detail}", "dim"))
+        if verdict.hint and verdict.status != PASS:
+            out(style(f"      hint: {verdict.hint}", "yellow"))
+    counts = {status: sum(v.status == status for v in result.verdicts) for status in (PASS, FAIL, NOT_DONE)}
+    out()
+    out(f"{counts[PASS]} of {len(result.verdicts)} checks pass, {counts[FAIL]} fail, "
+        f"{counts[NOT_DONE]} not done.")
+    out(f"Capture: {shown(result.capture)} ({len(result.frames)} frames on "
+        f"{len({f.interface for f in result.frames})} ports); open it with: wireshark {shown(result.capture)}")
+
+
+def as_json(result: Result) -> str:
+    wire = Wire(result.frames)
+    macs = names_by_mac(result)
+    document = {
+        "lab": result.lab.name,
+        "solution": result.solution,
+        "passed": result.passed,
+        "checks": [{"id": v.id, "todo": result.lab.check(v.id).todo, "title": result.lab.check(v.id).title,
+                    "status": v.status, "detail": v.detail, "hint": v.hint} for v in result.verdicts],
+        "student_errors": result.student_errors,
+        "hosts": {name: {"ip": ip, "mac": mac} for name, (ip, mac) in result.hosts.items()},
+        "frames": [{"time": round(f.time - result.started, 6), "interfaces": list(f.interfaces),
+                    "from": macs.get(f.packet.src, f.packet.src), "to": macs.get(f.packet.dst, f.packet.dst),
+                    "summary": summary(f.packet)} for f in wire.frames],
+        "capture": str(result.capture.resolve()),
+        "captured_frames": len(result.frames),
+    }
+    return json.dumps(document, indent=2)

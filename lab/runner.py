@@ -1,0 +1,206 @@
+"""One run of a lab: build the network, run the scenario, capture, grade, tear down.
+
+Everything the run makes lives in its private network namespace or is a child process
+listed in the registry, and the teardown sits in `finally` blocks, so a run that ends
+by a failed check, an exception, a timeout, Ctrl-C or SIGTERM leaves nothing behind
+(SIGKILL is covered by the namespace itself).
+"""
+from __future__ import annotations
+
+import contextlib
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import topology
+from .capture import Capture, Frame, owned_by_caller, read_frames
+from .definition import FAIL, NOT_DONE, PASS, Lab, Verdict
+from .exercise import DONE, RAISED, TIMEOUT, TODO, Exercise, Outcome
+from .kernel import KernelView
+from .netns import netns_path
+from .network import Network
+from .registry import RunRecord, clean
+from .port import HostPort
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, turned into an exception so every finally block runs."""
+
+
+def _interrupt(signum, _frame):
+    raise Interrupted(signal.Signals(signum).name)
+
+
+@dataclass
+class Step:
+    """A stretch of the scenario with its explanation, its notes and its frames."""
+
+    title: str
+    text: str
+    start: float
+    end: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+class HostHandle:
+    """One Mininet host as a lab sees it: names, addresses, its kernel and its wire."""
+
+    def __init__(self, node):
+        self.node = node
+        self.name = node.name
+        self.netns = netns_path(node.shell.pid)
+        self.kernel = KernelView(self.netns)
+        self.interface = node.defaultIntf().name
+        self.ip = node.IP()
+        self.mac = self.kernel.link(self.interface).mac
+        self._port: HostPort | None = None
+
+    @property
+    def port(self) -> HostPort:
+        """A raw socket on the host's interface, opened on first use."""
+        if self._port is None:
+            self._port = HostPort(self.netns, self.interface)
+        return self._port
+
+    def cmd(self, *args) -> str:
+        return self.node.cmd(*args)
+
+    def close(self) -> None:
+        if self._port is not None:
+            self._port.close()
+        self.kernel.close()
+
+
+class Run:
+    """What a lab's scenario works with."""
+
+    def __init__(self, lab: Lab, exercise: Exercise, network: Network, capture: Capture):
+        self.lab = lab
+        self.capture = capture
+        self.exercise = exercise
+        self.network = network
+        self.evidence: dict = {}
+        self.steps: list[Step] = []
+        self.started = time.time()
+        self.hosts = {node.name: HostHandle(node) for node in network.hosts}
+
+    def host(self, name: str) -> HostHandle:
+        return self.hosts[name]
+
+    @contextlib.contextmanager
+    def step(self, title: str, text: str = ""):
+        """Group what happens in the block under one numbered heading of the report."""
+        current = Step(title, text, time.time())
+        self.steps.append(current)
+        try:
+            yield current
+        finally:
+            current.end = time.time()
+            self.capture.collect()
+
+    def note(self, line: str) -> None:
+        self.steps[-1].notes.append(line)
+
+    def student(self, todo: str, host: HostHandle, *args, timeout: float = 2.0) -> Outcome:
+        """Call the student's todo(*args) as host; the reference stands in if needed."""
+        outcome = self.exercise.call(todo, host.netns, *args, timeout=timeout)
+        self.steps[-1].outcomes.append(outcome)
+        return outcome
+
+    def outcomes(self) -> dict[str, Outcome]:
+        """The least successful outcome of each TODO that was called."""
+        rank = {DONE: 0, TODO: 1, TIMEOUT: 2, RAISED: 3}
+        worst: dict[str, Outcome] = {}
+        for step in self.steps:
+            for outcome in step.outcomes:
+                if outcome.todo not in worst or rank[outcome.status] > rank[worst[outcome.todo].status]:
+                    worst[outcome.todo] = outcome
+        return worst
+
+    def close(self) -> None:
+        for host in self.hosts.values():
+            host.close()
+
+
+@dataclass
+class Result:
+    lab: Lab
+    solution: bool
+    steps: list[Step]
+    frames: list[Frame]
+    verdicts: list[Verdict]
+    outcomes: dict[str, Outcome]
+    capture: Path
+    started: float
+    hosts: dict[str, tuple[str, str]]  # name -> (ip, mac)
+    timings: dict[str, float]
+
+    @property
+    def passed(self) -> bool:
+        return all(v.status == PASS for v in self.verdicts)
+
+    @property
+    def student_errors(self) -> list[str]:
+        return [o.detail for o in self.outcomes.values() if o.status in (RAISED, TIMEOUT)]
+
+
+def execute(lab: Lab, *, solution: bool, capture_path: Path, exercise_path: Path | None = None) -> Result:
+    """Run lab once, end to end. The caller has checked root and entered a private netns."""
+    timings = {"start": time.perf_counter()}
+    exercise = Exercise(lab.exercise, lab.todos, solution, exercise_path)
+    topo = topology.load(lab.topology, lab.topology_args)
+    clean()
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    record = RunRecord()
+    try:
+        with contextlib.ExitStack() as stack:
+            network = Network(topo)
+            stack.callback(network.stop)
+            for pid in network.pids():
+                record.add_process(pid)
+            capture = Capture(capture_path, network.switch_ports())
+            stack.callback(capture.stop)
+            capture.start()
+            run = Run(lab, exercise, network, capture)
+            stack.callback(run.close)
+            timings["network"] = time.perf_counter()
+            lab.scenario(run)
+            timings["scenario"] = time.perf_counter()
+    finally:
+        record.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    timings["teardown"] = time.perf_counter()
+    owned_by_caller(capture_path)
+    frames = read_frames(capture_path)
+    outcomes = run.outcomes()
+    verdicts = grade(lab, run.evidence, frames, outcomes)
+    timings["grade"] = time.perf_counter()
+    hosts = {name: (h.ip, h.mac) for name, h in run.hosts.items()}
+    return Result(lab, solution, run.steps, frames, verdicts, outcomes, capture_path,
+                  run.started, hosts, timings)
+
+
+def grade(lab: Lab, evidence: dict, frames: list[Frame], outcomes: dict[str, Outcome]) -> list[Verdict]:
+    """The lab's verdicts, except where the student's code did not run or failed."""
+    from .wire import Wire  # scapy is only needed once there is something to dissect
+    found = {v.id: v for v in lab.grade(evidence, Wire(frames))}
+    verdicts = []
+    for spec in lab.checks:
+        outcome = outcomes.get(spec.todo)
+        if outcome is None:
+            verdicts.append(Verdict(spec.id, FAIL, "the scenario never reached this check"))
+        elif outcome.status == TODO:
+            verdicts.append(Verdict(spec.id, NOT_DONE, outcome.detail,
+                                    f"write {spec.todo}() in {exercise_hint(lab)}; the reference ran in its place"))
+        elif outcome.status in (RAISED, TIMEOUT):
+            verdicts.append(Verdict(spec.id, FAIL, outcome.detail, "fix the error above and run again"))
+        else:
+            verdicts.append(found.get(spec.id) or Verdict(spec.id, FAIL, "the lab gave no verdict"))
+    return verdicts
+
+
+def exercise_hint(lab: Lab) -> str:
+    return f"exercises/{lab.exercise}.py"

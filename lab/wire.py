@@ -1,0 +1,99 @@
+"""The captured frames of a run, dissected by scapy, for grading and for the report.
+
+A broadcast crosses several switch ports and so appears several times in the capture;
+`Wire.frames` keeps each frame once, where it first appeared (the port of its
+sender), and remembers the other ports it was seen on.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scapy.layers.l2 import ARP, Ether
+from scapy.packet import Packet, Padding, Raw
+
+from .capture import Frame
+
+BROADCAST = "ff:ff:ff:ff:ff:ff"
+SAME_FRAME_WINDOW = 0.05  # seconds within which identical bytes are one frame
+# Fields a student rarely needs on screen; Wireshark still shows them all.
+QUIET_FIELDS = {"ARP": {"hwtype", "ptype", "hwlen", "plen"}}
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A frame once, with the ports it crossed."""
+
+    time: float
+    interfaces: tuple[str, ...]
+    data: bytes
+
+    @property
+    def packet(self) -> Packet:
+        return Ether(self.data)
+
+
+class Wire:
+    def __init__(self, frames: list[Frame]):
+        self.raw = frames
+        self.frames: list[Seen] = []
+        open_frames: dict[bytes, int] = {}
+        for frame in sorted(frames, key=lambda f: f.time):
+            index = open_frames.get(frame.data)
+            if index is not None and frame.time - self.frames[index].time < SAME_FRAME_WINDOW:
+                seen = self.frames[index]
+                if frame.interface not in seen.interfaces:
+                    self.frames[index] = Seen(seen.time, seen.interfaces + (frame.interface,), seen.data)
+                continue
+            open_frames[frame.data] = len(self.frames)
+            self.frames.append(Seen(frame.time, (frame.interface,), frame.data))
+
+    def between(self, start: float, end: float) -> list[Seen]:
+        return [f for f in self.frames if start <= f.time <= end]
+
+    def find(self, data: bytes, after: float = 0.0) -> Seen | None:
+        """The frame holding exactly data (the kernel may pad it) sent at or after `after`."""
+        for frame in self.frames:
+            if frame.time >= after - 0.001 and frame.data[:len(data)] == data:
+                return frame
+        return None
+
+    def arp(self, after: float = 0.0, **fields) -> list[Seen]:
+        """ARP frames after a time whose fields equal the given values (op=2, psrc=...)."""
+        found = []
+        for frame in self.frames:
+            if frame.time < after - 0.001:
+                continue
+            packet = frame.packet
+            if ARP in packet and all(packet[ARP].getfieldval(k) == v for k, v in fields.items()):
+                found.append(frame)
+        return found
+
+
+def summary(packet: Packet) -> str:
+    """One line in tcpdump's spirit: 'ARP who has 10.0.0.2 tell 10.0.0.1'."""
+    if ARP in packet:
+        arp = packet[ARP]
+        if arp.op == 1 and arp.psrc == arp.pdst:
+            return f"ARP announcement: {arp.psrc} is at {arp.hwsrc} (gratuitous)"
+        if arp.op == 1:
+            return f"ARP who has {arp.pdst}? tell {arp.psrc}"
+        if arp.op == 2:
+            return f"ARP {arp.psrc} is at {arp.hwsrc}"
+        return f"ARP op {arp.op} {arp.psrc} -> {arp.pdst}"
+    return packet.summary()
+
+
+def layers(packet: Packet) -> list[tuple[str, str]]:
+    """(layer name, its fields as name=value) for each layer, as scapy shows them."""
+    rows = []
+    layer = packet
+    while layer and not isinstance(layer, (Padding,)):
+        if isinstance(layer, Raw):
+            rows.append(("Data", f"{len(layer.load)} bytes {layer.load[:24]!r}"))
+            break
+        quiet = QUIET_FIELDS.get(layer.name, set())
+        fields = [f"{f.name}={f.i2repr(layer, layer.getfieldval(f.name))}"
+                  for f in layer.fields_desc if f.name not in quiet]
+        rows.append((layer.name if layer.name != "Ethernet" else "Ether", " ".join(fields)))
+        layer = layer.payload
+    return rows

@@ -1,0 +1,44 @@
+#!/bin/sh
+# Install everything the lab needs on Debian 12 / Ubuntu 22.04+, as root. Idempotent.
+#
+# Everything comes from the distribution's packages, because `sudo python` is the
+# system interpreter (/usr/bin/python via python-is-python3), never a venv.
+set -eu
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "setup.sh: run as root (sudo sh scripts/setup.sh)" >&2
+    exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+PACKAGES="
+    sudo python-is-python3 python3-pytest
+    mininet bridge-utils iproute2 iputils-ping procps
+    python3-scapy python3-pyroute2
+    tcpdump tshark nftables
+"
+
+missing=""
+for pkg in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" \
+        || missing="$missing $pkg"
+done
+if [ -n "$missing" ]; then
+    echo "setup.sh: installing$missing"
+    apt-get update -q
+    # tshark asks whether non-root users may capture; the lab runs as root anyway.
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+    # shellcheck disable=SC2086
+    apt-get install -y -q --no-install-recommends $missing
+fi
+
+# Linux bridges must not hand frames to iptables/nftables of the host: Mininet warns
+# otherwise, and the lab's own nft rules must see only what they target.
+if [ -d /proc/sys/net/bridge ]; then
+    sysctl -q -w net.bridge.bridge-nf-call-arptables=0 \
+                 net.bridge.bridge-nf-call-iptables=0 \
+                 net.bridge.bridge-nf-call-ip6tables=0 || true
+fi
+
+python -c "import mininet.net, scapy, pyroute2" \
+    && echo "setup.sh: ready. Try: sudo python -m lab run arp-basic"
