@@ -66,9 +66,12 @@ def render(result: Result, stream: TextIO = sys.stdout) -> None:
         out(style(f"{number}. {step.title}", "bold"))
         if step.text:
             out(style(textwrap.indent(step.text, "   "), "dim"))
+        shown_labels = set()
         for outcome in step.outcomes:
             label, colour = outcome_label(outcome)
-            out("   " + style(label, colour))
+            if label not in shown_labels:
+                shown_labels.add(label)
+                out("   " + style(label, colour))
             for line in outcome.printed.splitlines()[:20]:
                 out(style(f"   | {line}", "dim"))
         for frame in wire.between(step.start, step.end):
@@ -94,8 +97,8 @@ def render(result: Result, stream: TextIO = sys.stdout) -> None:
     out()
     out(f"{counts[PASS]} of {len(result.verdicts)} checks pass, {counts[FAIL]} fail, "
         f"{counts[NOT_DONE]} not done.")
-    out(f"Capture: {shown(result.capture)} ({len(result.frames)} frames on "
-        f"{len({f.interface for f in result.frames})} ports); open it with: wireshark {shown(result.capture)}")
+    out(f"Capture: {shown(result.capture)} ({len(wire.frames)} frames, seen {len(result.frames)} times on "
+        f"{len({f.interface for f in result.frames})} switch ports); open it with: wireshark {shown(result.capture)}")
 
 
 def as_json(result: Result) -> str:
