@@ -90,7 +90,7 @@ def require_tools() -> None:
         if importlib.util.find_spec(module) is None:
             raise SetupError(f"the Python package {module} is missing for {sys.executable} "
                              f"(Debian package {package}); {SETUP_HINT}")
-    for tool, package in (("mnexec", "mininet"), ("brctl", "bridge-utils")):
+    for tool, package in (("mnexec", "mininet"), ("ip", "iproute2")):
         if shutil.which(tool) is None:
             raise SetupError(f"the command {tool} is missing (Debian package {package}); {SETUP_HINT}")
 

@@ -104,9 +104,11 @@ class Exercise:
 def call_in_child(function, args: tuple, netns_path: str, timeout: float) -> tuple[str, Any, str]:
     """Run function(*args) in a forked child inside netns_path: (status, value, printed)."""
     read_end, write_end = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child: never returns
         os.close(read_end)
+        _die_with(parent)
         _child(function, args, netns_path, write_end)
     os.close(write_end)
     data, deadline = b"", time.monotonic() + timeout
@@ -132,6 +134,15 @@ def call_in_child(function, args: tuple, netns_path: str, timeout: float) -> tup
         return pickle.loads(data)
     except Exception as exc:  # a half-written result: the child died mid-way
         return RAISED, f"its result could not be read back ({type(exc).__name__})", ""
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this child if the run dies, even by SIGKILL."""
+    import ctypes
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the run died before prctl took effect
+        os._exit(1)
 
 
 def _child(function, args: tuple, netns_path: str, write_end: int) -> None:

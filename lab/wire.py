@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import scapy.layers.inet  # noqa: F401  (lets Ether() dissect IP, ICMP, TCP and UDP)
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet, Padding, Raw
 

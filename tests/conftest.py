@@ -1,0 +1,86 @@
+"""Shared helpers: running the CLI as a student would, and proving a run left nothing.
+
+Tests marked `root` build real networks; without root they are skipped with a reason,
+so `python -m pytest -m "not root"` is the quick, unprivileged subset.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTION = ROOT / "solutions" / "arp_basic.py"
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.geteuid() != 0:
+        skip = pytest.mark.skip(reason="needs root: sudo python -m pytest")
+        for item in items:
+            if "root" in item.keywords:
+                item.add_marker(skip)
+
+
+def lab(*args: str, timeout: float = 60, **kwargs) -> subprocess.CompletedProcess:
+    """Run `python -m lab ARGS` from the project folder and capture its output."""
+    env = {**os.environ, "NO_COLOR": "1"}
+    return subprocess.run([sys.executable, "-m", "lab", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout, env=env, **kwargs)
+
+
+def variant(tmp_path: Path, code: str, name: str = "attempt.py") -> Path:
+    """The reference solution with some functions redefined: a typical student attempt."""
+    path = tmp_path / name
+    path.write_text(SOLUTION.read_text() + "\n\n" + code)
+    return path
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """Every live descendant of pid, with its start time, to check later that it died."""
+    children: dict[int, list[int]] = {}
+    stats: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+            stats[int(entry.name)] = fields[19]
+    found, queue = {}, [pid]
+    while queue:
+        for child in children.get(queue.pop(), []):
+            found[child] = stats[child]
+            queue.append(child)
+    return found
+
+
+def alive(processes: dict[int, str]) -> list[int]:
+    left = []
+    for pid, started in processes.items():
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        if stat.rsplit(")", 1)[1].split()[19] == started and stat.rsplit(")", 1)[1].split()[0] != "Z":
+            left.append(pid)
+    return left
+
+
+def host_state() -> tuple[list[str], str]:
+    """The host namespace's interfaces and the mount table, as a run must leave them."""
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    names = sorted(line.split(":")[1].strip() for line in links.splitlines())
+    return names, Path("/proc/self/mounts").read_text()
+
+
+def wait_gone(processes: dict[int, str], timeout: float = 5.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while (left := alive(processes)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left

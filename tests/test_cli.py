@@ -1,0 +1,47 @@
+"""The command line's arguments and its one-line errors, without building networks."""
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from conftest import lab
+from lab.cli import build_parser
+
+
+def test_help_everywhere():
+    for args in ([], ["run"], ["check"], ["shell"], ["list"], ["clean"], ["doctor"]):
+        result = lab(*args, "--help")
+        assert result.returncode == 0 and "usage:" in result.stdout
+
+
+def test_run_options_parse():
+    args = build_parser().parse_args(["run", "arp-basic", "--solution", "--json", "--pcap", "/tmp/x.pcapng"])
+    assert (args.lab, args.solution, args.json, str(args.pcap)) == ("arp-basic", True, True, "/tmp/x.pcapng")
+
+
+def test_missing_lab_name_is_a_usage_error():
+    result = lab("run")
+    assert result.returncode == 2 and "LAB" in result.stderr
+
+
+def test_list_shows_each_lab_and_its_progress():
+    result = lab("list")
+    assert result.returncode == 0
+    assert "arp-basic" in result.stdout and "[0/4 TODOs done]" in result.stdout
+
+
+@pytest.mark.root
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (util-linux) missing")
+def test_not_root_gets_one_line_about_sudo():
+    result = lab("run", "arp-basic", preexec_fn=lambda: (os.setgid(65534), os.setuid(65534)))
+    assert result.returncode == 3
+    assert result.stderr.count("\n") == 1 and "sudo python -m lab run arp-basic" in result.stderr
+
+
+def test_not_root_is_refused_before_anything_is_touched():
+    if os.geteuid() == 0:
+        pytest.skip("covered by the unprivileged run above")
+    result = lab("run", "arp-basic")
+    assert result.returncode == 3 and "sudo" in result.stderr
