@@ -166,8 +166,10 @@ def cmd_shell(args) -> int:
     topo = topology.load(name, topo_args)
     enter_sandbox("shell")
     from mininet.cli import CLI
+    from mininet.log import setLogLevel
     from .network import Network
     network = Network(topo)
+    setLogLevel("output")  # the CLI prints through Mininet's log
     try:
         print(topology.draw(topo))
         print("Type help for Mininet's commands, exit or Ctrl-D to leave; the network then vanishes.")

@@ -19,9 +19,10 @@ def start_time(pid: int) -> int | None:
     """The kernel's start time of pid (clock ticks after boot), None if it is gone."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
         return None
+    return None if fields[0] in ("Z", "X") else int(fields[19])  # a zombie has ended
 
 
 class RunRecord:

@@ -1,0 +1,141 @@
+"""However a run ends, the host is as before: its interfaces, its mount table, and no
+process of the run left alive. Also: bad input gets one clear line and an exit code."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, descendants, host_state, lab, variant, wait_gone
+
+pytestmark = pytest.mark.root
+
+HANG = """
+def build_who_has(my_mac, my_ip, target_ip):
+    while True:
+        pass
+"""
+
+
+@pytest.fixture
+def untouched_host():
+    """Fail the test if the host's interfaces or mounts differ after it."""
+    before = host_state()
+    yield
+    assert host_state() == before
+
+
+def start_run(tmp_path: Path, exercise: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "lab", "run", "arp-basic", "--exercise", str(exercise),
+                             "--pcap", str(tmp_path / "c.pcapng")], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "NO_COLOR": "1"})
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def wait_inside_student_code(process: subprocess.Popen, timeout: float = 20) -> dict[int, str]:
+    """Wait until the run has forked to call the student's (hanging) function."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        family = descendants(process.pid)
+        if sum(b"-m\0lab\0run" in cmdline(pid) for pid in family) and len(family) >= 5:  # three hosts, the switch's shell, the fork
+            return family
+        time.sleep(0.02)
+    process.kill()
+    pytest.fail("the run never reached the student's code")
+
+
+def test_student_code_that_raises(tmp_path, untouched_host):
+    attempt = variant(tmp_path, "def parse_is_at(reply):\n    return reply[ARP].nosuchfield\n")
+    result = lab("run", "arp-basic", "--exercise", str(attempt), "--pcap", str(tmp_path / "c.pcapng"))
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "attempt.py line" in lines[0] and "in parse_is_at: AttributeError" in lines[0]
+
+
+def test_student_code_that_does_not_import(tmp_path, untouched_host):
+    broken = tmp_path / "broken.py"
+    broken.write_text("def build_who_has(:\n")
+    result = lab("check", "arp-basic", "--exercise", str(broken))
+    assert result.returncode == 1
+    assert result.stderr.strip().endswith("broken.py, line 1: invalid syntax; fix the syntax and retry")
+
+
+def test_student_code_that_hangs_is_stopped(tmp_path, untouched_host):
+    started = time.monotonic()
+    result = lab("run", "arp-basic", "--exercise", str(variant(tmp_path, HANG)),
+                 "--pcap", str(tmp_path / "c.pcapng"))
+    assert result.returncode == 1
+    assert "build_who_has() did not return within 2 s" in result.stderr
+    assert "REFERENCE ran, because build_who_has() did not return" in result.stdout
+    assert time.monotonic() - started < 20
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_interrupted_run_leaves_nothing(tmp_path, untouched_host, sig):
+    process = start_run(tmp_path, variant(tmp_path, HANG))
+    family = wait_inside_student_code(process)
+    process.send_signal(sig)
+    _, stderr = process.communicate(timeout=20)
+    if sig == signal.SIGKILL:
+        assert process.returncode == -signal.SIGKILL
+    else:
+        assert process.returncode == 130
+        assert "interrupted; the run's network and processes are gone" in stderr
+    assert wait_gone(family) == []
+    if sig == signal.SIGKILL:  # the run's note survives it; `clean` reaps it and kills nothing
+        assert Path(f"/run/netlab/{process.pid}.json").exists()
+        assert lab("clean").stdout.strip() == "nothing to clean: no run of this lab left anything behind"
+        assert not Path(f"/run/netlab/{process.pid}.json").exists()
+
+
+def test_two_runs_at_once_do_not_collide(tmp_path, untouched_host):
+    runs = [subprocess.Popen([sys.executable, "-m", "lab", "check", "arp-basic", "--solution",
+                              "--pcap", str(tmp_path / f"{i}.pcapng")], cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in range(2)]
+    assert [run.wait(timeout=60) for run in runs] == [0, 0]
+
+
+def test_unknown_lab_suggests_the_closest(untouched_host):
+    result = lab("run", "arp-basics")
+    assert result.returncode == 2
+    assert result.stderr == "lab: no lab named 'arp-basics'; did you mean arp-basic? available: arp-basic\n"
+
+
+def test_missing_package_says_how_to_install():
+    # -S hides the system's site-packages, where Mininet, scapy and pyroute2 live.
+    result = subprocess.run([sys.executable, "-S", "-m", "lab", "run", "arp-basic"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 3
+    assert "package mininet is missing" in result.stderr and "scripts/setup.sh" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_broken_topology_file_is_named(untouched_host):
+    path = ROOT / "topologies" / "zz_test_broken.py"
+    path.write_text("from mininet.topo import Topo\nclass T(Topo):\n    def build(self):\n"
+                    "        self.addHost('h1')\n        self.addLink('h1', 's1')\n"
+                    "topos = {'zz_test_broken': T}\n")
+    try:
+        result = lab("shell", "zz_test_broken")
+    finally:
+        path.unlink()
+    assert result.returncode == 2
+    assert result.stderr == ("lab: topologies/zz_test_broken.py: a link names 's1', which is not a node; "
+                             "add it with addHost or addSwitch first\n")
+
+
+def test_shell_runs_mininet_cli_in_a_private_namespace(untouched_host):
+    result = lab("shell", "star,2", input="h1 ping -c1 -W1 h2\nexit\n")
+    assert result.returncode == 0, result.stderr
+    assert "1 received" in result.stdout + result.stderr  # Mininet logs to stderr
