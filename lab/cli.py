@@ -193,7 +193,8 @@ def cmd_clean(args) -> int:
 def cmd_doctor(args) -> int:
     from .doctor import diagnose
     problems = 0
-    for ok, name, text in diagnose():
-        problems += not ok
-        print(f"{'ok  ' if ok else 'MISS'}  {name:<10} {text}")
+    for found, name, text in diagnose():
+        problems += found is False
+        mark = {True: "ok", False: "MISSING", None: "note"}[found]
+        print(f"{mark:<8} {name:<12} {text}")
     return 0 if problems == 0 else 3

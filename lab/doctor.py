@@ -24,7 +24,8 @@ def _probe(script: str) -> tuple[bool, str]:
     return done.returncode == 0, lines[-1] if lines else ""
 
 
-def diagnose() -> list[tuple[bool, str, str]]:
+def diagnose() -> list[tuple[bool | None, str, str]]:
+    """(found, what, one line) per need; found is None for what is optional."""
     root = os.geteuid() == 0
     found = [(root, "root", "yes" if root else "no: run the lab with sudo")]
     for module, package in (("mininet", "mininet"), ("scapy", "python3-scapy"),
@@ -32,11 +33,15 @@ def diagnose() -> list[tuple[bool, str, str]]:
         try:
             imported = importlib.import_module(module)
             version = getattr(imported, "VERSION", None) or getattr(imported, "__version__", "")
-            found.append((True, module, f"{version} ({os.path.dirname(imported.__file__)})".strip()))
+            if version in ("", "unknown"):
+                version = "(version unknown)"
+            if module == "mininet":
+                version = importlib.import_module("mininet.net").VERSION
+            found.append((True, module, f"{version} {os.path.dirname(imported.__file__)}".strip()))
         except ImportError:
             found.append((False, module, f"missing (Debian package {package}); {SETUP}"))
     for tool, package, use in (("mnexec", "mininet", "starts Mininet hosts"),
-                               ("brctl", "bridge-utils", "Linux bridge switches (the default)"),
+                               ("brctl", "bridge-utils", "Mininet's lxbr switch (mn --switch lxbr, the benchmark's baseline)"),
                                ("tshark", "tshark", "reads captures on the command line"),
                                ("tcpdump", "tcpdump", "watch a link from `lab shell`"),
                                ("nft", "nftables", "targeted drops and loss in later labs")):
@@ -48,12 +53,12 @@ def diagnose() -> list[tuple[bool, str, str]]:
     ok, line = _probe("ip link add lab-a type veth peer name lab-b; ip link add lab-br type bridge")
     found.append((ok, "veth+bridge", "yes" if ok else f"no: {line}"))
     ok, line = _probe("ip link add lab-a type veth peer name lab-b; tc qdisc add dev lab-a root netem delay 1ms")
-    found.append((ok, "netem", "yes: delay and loss by tc" if ok else
-                  "no: this kernel has no netem; delay cannot be emulated, loss uses nft instead"))
+    found.append((None, "netem", "yes: delay and loss by tc" if ok else
+                  "not in this kernel: labs report delay as skipped and emulate loss with nft"))
     ok, line = _probe("nft add table inet lab; nft add chain inet lab out '{ type filter hook output priority 0; }'; "
                       "nft add rule inet lab out meta l4proto udp numgen random mod 100 '<' 10 drop")
-    found.append((ok, "nft", "yes: random loss with numgen" if ok else f"no: {line}"))
+    found.append((ok, "nft-numgen", "yes: random loss with numgen" if ok else f"no: {line}"))
     ovs = shutil.which("ovs-vsctl") and os.path.isdir("/sys/module/openvswitch")
-    found.append((True, "ovs", "kernel module present (not used: the lab uses Linux bridges)" if ovs
-                  else "no Open vSwitch kernel module; not needed, the lab uses Linux bridges"))
+    found.append((None, "ovs", "kernel module present; not used, the lab's switches are Linux bridges" if ovs
+                  else "no Open vSwitch kernel module; not needed, the lab's switches are Linux bridges"))
     return found

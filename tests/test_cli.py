@@ -45,3 +45,14 @@ def test_not_root_is_refused_before_anything_is_touched():
         pytest.skip("covered by the unprivileged run above")
     result = lab("run", "arp-basic")
     assert result.returncode == 3 and "sudo" in result.stderr
+
+
+@pytest.mark.root
+def test_doctor_probes_each_need_on_one_line():
+    result = lab("doctor")
+    assert result.returncode == 0, result.stdout
+    names = [line.split()[1] for line in result.stdout.splitlines()]
+    for need in ("root", "mininet", "scapy", "pyroute2", "mnexec", "tshark", "nft", "veth+bridge",
+                 "netem", "nft-numgen", "ovs"):
+        assert need in names
+    assert "MISSING" not in result.stdout
