@@ -7,6 +7,7 @@ links and bridges vanish with the namespaces, so only processes need stopping.
 from __future__ import annotations
 
 import os
+import signal
 
 from mininet.log import setLogLevel
 from mininet.net import Mininet
@@ -71,10 +72,13 @@ class Network:
                 if node.shell is not None]
 
     def stop(self) -> None:
-        for node in self.mininet.hosts + self.mininet.switches:
-            if node.shell is not None and node.shell.poll() is None:
-                try:
-                    os.killpg(node.shell.pid, 9)
-                except ProcessLookupError:
-                    pass
-                node.shell.wait()
+        """Kill every node's shell and what runs under it; the links go with them."""
+        running = [node.shell for node in self.mininet.hosts + self.mininet.switches
+                   if node.shell is not None and node.shell.poll() is None]
+        for shell in running:
+            try:
+                os.killpg(shell.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for shell in running:
+            shell.wait()

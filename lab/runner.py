@@ -20,6 +20,7 @@ from .exercise import DONE, RAISED, TIMEOUT, TODO, Exercise, Outcome
 from .kernel import KernelView
 from .netns import netns_path
 from .network import Network
+from .paths import shown
 from .registry import RunRecord, clean
 from .port import HostPort
 
@@ -176,14 +177,15 @@ def execute(lab: Lab, *, solution: bool, capture_path: Path, exercise_path: Path
     owned_by_caller(capture_path)
     frames = read_frames(capture_path)
     outcomes = run.outcomes()
-    verdicts = grade(lab, run.evidence, frames, outcomes)
+    verdicts = grade(lab, run.evidence, frames, outcomes, shown(exercise.path))
     timings["grade"] = time.perf_counter()
     hosts = {name: (h.ip, h.mac) for name, h in run.hosts.items()}
     return Result(lab, solution, run.steps, frames, verdicts, outcomes, capture_path,
                   run.started, hosts, timings)
 
 
-def grade(lab: Lab, evidence: dict, frames: list[Frame], outcomes: dict[str, Outcome]) -> list[Verdict]:
+def grade(lab: Lab, evidence: dict, frames: list[Frame], outcomes: dict[str, Outcome],
+          exercise_file: str) -> list[Verdict]:
     """The lab's verdicts, except where the student's code did not run or failed."""
     from .wire import Wire  # scapy is only needed once there is something to dissect
     found = {v.id: v for v in lab.grade(evidence, Wire(frames))}
@@ -194,13 +196,10 @@ def grade(lab: Lab, evidence: dict, frames: list[Frame], outcomes: dict[str, Out
             verdicts.append(Verdict(spec.id, FAIL, "the scenario never reached this check"))
         elif outcome.status == TODO:
             verdicts.append(Verdict(spec.id, NOT_DONE, outcome.detail,
-                                    f"write {spec.todo}() in {exercise_hint(lab)}; the reference ran in its place"))
+                                    f"write {spec.todo}() in {exercise_file}; the reference ran in its place"))
         elif outcome.status in (RAISED, TIMEOUT):
             verdicts.append(Verdict(spec.id, FAIL, outcome.detail, "fix the error above and run again"))
         else:
             verdicts.append(found.get(spec.id) or Verdict(spec.id, FAIL, "the lab gave no verdict"))
     return verdicts
 
-
-def exercise_hint(lab: Lab) -> str:
-    return f"exercises/{lab.exercise}.py"

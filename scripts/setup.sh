@@ -6,7 +6,10 @@
 set -eu
 
 if [ "$(id -u)" -ne 0 ]; then
-    echo "setup.sh: run as root (sudo sh scripts/setup.sh)" >&2
+    if command -v sudo >/dev/null 2>&1; then
+        exec sudo sh "$0" "$@"
+    fi
+    echo "setup.sh: run as root: su -c 'sh $0' (this machine has no sudo yet; the script installs it)" >&2
     exit 1
 fi
 
@@ -40,5 +43,5 @@ if [ -d /proc/sys/net/bridge ]; then
                  net.bridge.bridge-nf-call-ip6tables=0 || true
 fi
 
-python -c "import mininet.net, scapy, pyroute2" \
+/usr/bin/python -c "import mininet.net, scapy, pyroute2" \
     && echo "setup.sh: ready. Try: sudo python -m lab run arp-basic"
