@@ -103,11 +103,10 @@ class KernelView:
         number = socket.IPPROTO_TCP if protocol == "tcp" else socket.IPPROTO_UDP
         found = []
         for msg in self.diag.get_sock_stats(family=socket.AF_INET, protocol=number):
-            sid = msg["id"]
             state = TCP_STATES.get(msg["idiag_state"], str(msg["idiag_state"]))
             if protocol == "udp":
                 state = "CONNECTED" if msg["idiag_state"] == 1 else "UNCONNECTED"
-            found.append(Sock(protocol, state, (sid["idiag_src"], sid["idiag_sport"]),
-                              (sid["idiag_dst"], sid["idiag_dport"]),
+            found.append(Sock(protocol, state, (msg["idiag_src"], msg["idiag_sport"]),
+                              (msg["idiag_dst"], msg["idiag_dport"]),
                               msg["idiag_expires"], msg["idiag_inode"]))
         return found

@@ -6,6 +6,7 @@ links and bridges vanish with the namespaces, so only processes need stopping.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 
@@ -72,13 +73,38 @@ class Network:
                 if node.shell is not None]
 
     def stop(self) -> None:
-        """Kill every node's shell and what runs under it; the links go with them."""
+        """Kill every process in the hosts' namespaces and every node's shell.
+
+        The links and bridges vanish with the namespaces once nothing holds them;
+        a server a lab started in a host, in its own process group or not, goes too.
+        """
         running = [node.shell for node in self.mininet.hosts + self.mininet.switches
                    if node.shell is not None and node.shell.poll() is None]
+        for pid in processes_in(host_namespaces(self.mininet.hosts)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         for shell in running:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(shell.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         for shell in running:
             shell.wait()
+
+
+def host_namespaces(hosts) -> set[int]:
+    """The network namespace inode of each host that still runs."""
+    found = set()
+    for host in hosts:
+        with contextlib.suppress(OSError):
+            found.add(os.stat(f"/proc/{host.shell.pid}/ns/net").st_ino)
+    return found
+
+
+def processes_in(namespaces: set[int]) -> list[int]:
+    """Every process whose network namespace is one of namespaces, this one excepted."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            with contextlib.suppress(OSError):
+                if os.stat(f"/proc/{entry}/ns/net").st_ino in namespaces:
+                    found.append(int(entry))
+    return found

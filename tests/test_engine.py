@@ -1,0 +1,114 @@
+"""The engine's parts on real namespaces: lossless capture, netlink reads of links,
+addresses, neighbours and sockets, and student calls made from inside a host.
+
+Each test runs its script in a child process, because entering a private network
+namespace would move the test runner itself out of the host's.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.root
+
+
+def in_private_netns(script: str) -> dict:
+    """Run script (which prints one JSON line last) in a fresh network namespace."""
+    prologue = "from lab.netns import unshare_network\nunshare_network()\n"
+    done = subprocess.run([sys.executable, "-c", prologue + textwrap.dedent(script)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_capture_loses_no_frame_at_a_burst_of_thousands():
+    result = in_private_netns("""
+        import json, socket, subprocess
+        from pathlib import Path
+        from lab.capture import Capture, read_frames
+        subprocess.run("ip link add cap-a type veth peer name cap-b && ip link set cap-a up "
+                       "&& ip link set cap-b up", shell=True, check=True)
+        capture = Capture(Path("/tmp/lab-test-burst.pcapng"), ["cap-a", "cap-b"])
+        capture.start()
+        sender = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+        sender.bind(("cap-a", 0))
+        for i in range(5000):
+            sender.send(b"\\x02" * 6 + b"\\x02\\0\\0\\0\\0\\1" + b"\\x88\\xb5" + i.to_bytes(4, "big") + b"\\0" * 42)
+            if i % 500 == 0:
+                capture.collect()
+        capture.stop()
+        frames = read_frames(capture.path)
+        capture.path.unlink()
+        numbers = {p: sorted(int.from_bytes(f.data[14:18], "big") for f in frames if f.interface == p)
+                   for p in ("cap-a", "cap-b")}
+        print(json.dumps({p: n == list(range(5000)) for p, n in numbers.items()}))
+    """)
+    assert result == {"cap-a": True, "cap-b": True}
+
+
+def test_kernel_view_reads_links_addresses_neighbours_and_sockets():
+    result = in_private_netns("""
+        import json, time
+        from lab import topology
+        from lab.network import Network
+        from lab.netns import netns_path
+        from lab.kernel import KernelView
+        net = Network(topology.load("star", [2]))
+        try:
+            h1, h2 = net.get("h1"), net.get("h2")
+            h2.cmd("python3 -c 'import socket,time; t=socket.socket(); t.bind((\\"\\", 5001)); t.listen();"
+                   " u=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind((\\"\\", 5002));"
+                   " c,_=t.accept(); time.sleep(30)' &")
+            view = KernelView(netns_path(h2.shell.pid))
+            deadline = time.monotonic() + 5
+            while not any(s.state == "LISTEN" for s in view.sockets("tcp")) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            h1.cmd("python3 -c 'import socket,time; s=socket.create_connection((\\"10.0.0.2\\", 5001)); "
+                   "time.sleep(30)' &")
+            while len(view.sockets("tcp")) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            print(json.dumps({
+                "links": sorted(l.name for l in view.links()),
+                "mac": view.link("h2-eth0").mac == h2.MAC(),
+                "addresses": view.addresses(),
+                "neighbour": getattr(view.neighbour("10.0.0.1"), "mac", None) == h1.MAC(),
+                "tcp": sorted((s.state, s.local[1]) for s in view.sockets("tcp")),
+                "udp": [(s.state, s.local[1]) for s in view.sockets("udp")],
+            }))
+            view.close()
+        finally:
+            net.stop()
+    """)
+    assert result["links"] == ["h2-eth0", "lo"] and result["mac"] and result["neighbour"]
+    assert ["h2-eth0", "10.0.0.2/8"] in result["addresses"] or ["h2-eth0", "10.0.0.2/24"] in result["addresses"]
+    assert result["tcp"] == [["ESTABLISHED", 5001], ["LISTEN", 5001]]
+    assert result["udp"] == [["UNCONNECTED", 5002]]
+
+
+def test_student_function_runs_inside_the_host_and_is_timed_out():
+    result = in_private_netns("""
+        import json, os, time
+        from lab import topology
+        from lab.network import Network
+        from lab.netns import netns_path
+        from lab.exercise import call_in_child
+        net = Network(topology.load("star", [2]))
+        try:
+            h1 = net.get("h1")
+            where = call_in_child(lambda: os.readlink("/proc/self/ns/net"), (), netns_path(h1.shell.pid), 2)
+            host_ns = os.readlink(f"/proc/{h1.shell.pid}/ns/net")
+            started = time.monotonic()
+            hung = call_in_child(lambda: time.sleep(60), (), netns_path(h1.shell.pid), 0.3)
+            print(json.dumps({"inside": where[1] == host_ns, "status": hung[0],
+                              "stopped_fast": time.monotonic() - started < 2,
+                              "exit": call_in_child(lambda: exit(3), (), netns_path(h1.shell.pid), 2)[0]}))
+        finally:
+            net.stop()
+    """)
+    assert result == {"inside": True, "status": "timeout", "stopped_fast": True, "exit": "raised"}
