@@ -34,9 +34,9 @@ class Style:
 STATUS_COLOUR = {PASS: "green", FAIL: "red", NOT_DONE: "yellow"}
 
 
-def outcome_label(outcome) -> tuple[str, str]:
+def outcome_label(outcome, solution: bool) -> tuple[str, str]:
     if outcome.status == DONE:
-        return f"{outcome.todo}(): your code", "green"
+        return f"{outcome.todo}(): {'reference solution' if solution else 'your code'}", "green"
     if outcome.status in (RAISED, TIMEOUT):
         return f"{outcome.todo}(): REFERENCE ran, because {outcome.detail}", "red"
     return f"{outcome.todo}(): REFERENCE ran, TODO not done yet", "yellow"
@@ -68,7 +68,7 @@ def render(result: Result, stream: TextIO = sys.stdout) -> None:
             out(style(textwrap.indent(step.text, "   "), "dim"))
         shown_labels = set()
         for outcome in step.outcomes:
-            label, colour = outcome_label(outcome)
+            label, colour = outcome_label(outcome, result.solution)
             if label not in shown_labels:
                 shown_labels.add(label)
                 out("   " + style(label, colour))
@@ -77,10 +77,10 @@ def render(result: Result, stream: TextIO = sys.stdout) -> None:
         for frame in wire.between(step.start, step.end):
             packet = frame.packet
             source_name, target = macs.get(packet.src, packet.src), macs.get(packet.dst, packet.dst)
-            out(f"   {frame.time - result.started:7.3f}s  {source_name:>3} {style.arrow} {target:<3}  "
+            out(f"   {(frame.time - result.started) * 1000:8.3f} ms  {source_name:>3} {style.arrow} {target:<3}  "
                 + style(summary(packet), "cyan"))
             for layer, fields in layers(packet):
-                out(style(f"{'':20}{layer:<6} {fields}", "dim"))
+                out(style(f"{'':23}{layer:<6} {fields}", "dim"))
         for note in step.notes:
             out(f"   {note}")
     out()
