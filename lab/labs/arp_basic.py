@@ -149,14 +149,32 @@ def grade(evidence: dict, wire) -> list[Verdict]:
             grade_lookups(evidence["lookups"]), grade_gratuitous(evidence["gratuitous"], wire)]
 
 
-def grade_who_has(ev: dict, wire) -> Verdict:
+LAB_FAULT = "this is a fault of the lab, not yours: please report it"
+
+
+def sent_frame(check: str, ev: dict, wire):
+    """(the captured copy of the student's frame, None) or (None, the verdict why not)."""
     if ev["problem"]:
-        return Verdict("who-has", FAIL, ev["problem"], "return a whole frame: Ether(...) / ARP(...)")
-    (my_ip, my_mac), (target_ip, _) = ev["asker"], ev["owner"]
+        return None, Verdict(check, FAIL, ev["problem"], "return a whole frame: Ether(...) / ARP(...)")
     seen = wire.find(ev["data"], after=ev["sent_at"])
     if seen is None:
-        return Verdict("who-has", FAIL, "the frame never appeared in the capture",
-                       "this is a fault of the lab, not yours: please report it")
+        return None, Verdict(check, FAIL, "the frame never appeared in the capture", LAB_FAULT)
+    return seen, None
+
+
+def first_mistake(check: str, detail: str, mistakes: list[tuple[bool, str]]) -> Verdict | None:
+    """A failing verdict with the hint of the first mistake found, if any."""
+    for wrong, hint in mistakes:
+        if wrong:
+            return Verdict(check, FAIL, detail, hint)
+    return None
+
+
+def grade_who_has(ev: dict, wire) -> Verdict:
+    seen, verdict = sent_frame("who-has", ev, wire)
+    if verdict:
+        return verdict
+    (my_ip, my_mac), (target_ip, _) = ev["asker"], ev["owner"]
     packet = seen.packet
     arp = packet[ARP]
     detail = f"sent: {arp.summary()} to {packet.dst}"
@@ -173,9 +191,8 @@ def grade_who_has(ev: dict, wire) -> Verdict:
                               "or the answer cannot come back"),
         (packet.src != my_mac, f"Ethernet source is {packet.src}: frames from h1 carry h1's MAC {my_mac}"),
     ]
-    for wrong, hint in mistakes:
-        if wrong:
-            return Verdict("who-has", FAIL, detail, hint)
+    if verdict := first_mistake("who-has", detail, mistakes):
+        return verdict
     answers = [a for a in wire.arp(after=seen.time, op=2, psrc=target_ip, pdst=my_ip)
                if ev["fallback_at"] is None or a.time < ev["fallback_at"]]
     if not answers:
@@ -218,20 +235,16 @@ def grade_lookups(lookups: list[dict]) -> Verdict:
         return Verdict("lookup", FAIL, where, hint)
     learned = [i for i in lookups if i["kernel"] is not None]
     if any(i["kernel"] != i["peer_mac"] for i in learned) or len(learned) < 2:
-        return Verdict("lookup", FAIL, "the kernels' tables do not hold the peers' real MACs",
-                       "this is a fault of the lab, not yours: please report it")
+        return Verdict("lookup", FAIL, "the kernels' tables do not hold the peers' real MACs", LAB_FAULT)
     return Verdict("lookup", PASS, "h1 knows h2 and h2 knows h1 (learned from the question), "
                                    "h1 does not know h3 yet")
 
 
 def grade_gratuitous(ev: dict, wire) -> Verdict:
-    if ev["problem"]:
-        return Verdict("gratuitous", FAIL, ev["problem"], "return a whole frame: Ether(...) / ARP(...)")
+    seen, verdict = sent_frame("gratuitous", ev, wire)
+    if verdict:
+        return verdict
     ip, mac = ev["speaker"]
-    seen = wire.find(ev["data"], after=ev["sent_at"])
-    if seen is None:
-        return Verdict("gratuitous", FAIL, "the frame never appeared in the capture",
-                       "this is a fault of the lab, not yours: please report it")
     packet = seen.packet
     arp = packet[ARP]
     detail = f"sent: {arp.summary()} to {packet.dst}"
@@ -245,9 +258,8 @@ def grade_gratuitous(ev: dict, wire) -> Verdict:
                                            "equals hwsrc; the usual form is a request, op 1"),
         (arp.op not in (1, 2), f"op is {arp.op}: use 1 (request), the usual form of an announcement"),
     ]
-    for wrong, hint in mistakes:
-        if wrong:
-            return Verdict("gratuitous", FAIL, detail, hint)
+    if verdict := first_mistake("gratuitous", detail, mistakes):
+        return verdict
     if ev["learned"] != mac:
         return Verdict("gratuitous", FAIL, detail + f"; h1's entry: {ev['learned']}",
                        "h1 did not take the announcement; compare it with one in Wireshark")
