@@ -30,6 +30,12 @@ class HostPort:
     def close(self) -> None:
         self.sock.close()
 
+    def __enter__(self) -> "HostPort":
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.close()
+
     def send(self, frame: bytes) -> float:
         """Send one Ethernet frame; return the time it was handed to the kernel."""
         sent_at = time.time()

@@ -15,7 +15,9 @@ from .definition import FAIL, NOT_DONE, PASS
 from .exercise import DONE, RAISED, TIMEOUT
 from .paths import shown
 from .runner import Result
-from .wire import BROADCAST, Wire, layers, summary
+from .wire import BROADCAST, IP, TCP, UDP, Wire, flag_names, layers, payload, summary
+
+ARROW_WIDTH = 58
 
 COLOURS = {"green": "32", "red": "31", "yellow": "33", "dim": "2", "bold": "1", "cyan": "36"}
 
@@ -74,7 +76,9 @@ def render(result: Result, stream: TextIO = sys.stdout) -> None:
                 out("   " + style(label, colour))
             for line in outcome.printed.splitlines()[:20]:
                 out(style(f"   | {line}", "dim"))
-        for frame in wire.between(step.start, step.end):
+        if step.ladder:
+            render_ladder(step, wire, result, style, out)
+        for frame in ([] if step.ladder else wire.between(step.start, step.end)):
             packet = frame.packet
             source_name, target = macs.get(packet.src, packet.src), macs.get(packet.dst, packet.dst)
             out(f"   {(frame.time - result.started) * 1000:8.3f} ms  {source_name:>3} {style.arrow} {target:<3}  "
@@ -101,6 +105,53 @@ def render(result: Result, stream: TextIO = sys.stdout) -> None:
         f"{len({f.interface for f in result.frames})} switch ports); open it with: wireshark {shown(result.capture)}")
 
 
+def segment_label(packet, isns: dict) -> tuple[str, str]:
+    """('SYN,ACK seq=0 ack=1 len=0', 'seq 3735928559 ack 2871') for one TCP segment."""
+    tcp, ip = packet[TCP], packet[IP]
+    mine, theirs = isns.get((ip.src, tcp.sport)), isns.get((ip.dst, tcp.dport))
+    relative = f"{flag_names(packet)} seq={tcp.seq - mine if mine is not None else tcp.seq}"
+    absolute = f"seq {tcp.seq}"
+    if "A" in str(tcp.flags):
+        relative += f" ack={tcp.ack - theirs if theirs is not None else tcp.ack}"
+        absolute += f", ack {tcp.ack}"
+    data = payload(packet)
+    relative += f" len={len(data)}" + (f" {data[:16]!r}" if data else "")
+    return relative, absolute
+
+
+def render_ladder(step, wire: Wire, result: Result, style: Style, out) -> None:
+    """The step's segments between two hosts as arrows, states on each side."""
+    left, right = step.ladder
+    (left_ip, _), (right_ip, _) = result.hosts[left], result.hosts[right]
+    isns = wire.isns()
+    unicode = style.arrow == "→"
+    line, head_right, head_left = ("─", "▶", "◀") if unicode else ("-", ">", "<")
+    out(style(f"{'':12}{left:<14}{'':{ARROW_WIDTH}}  {right}", "bold"))
+    rows = [(f.time, 0, f) for f in wire.between(step.start, step.end)]
+    rows += [(t, 1, (host, text)) for t, host, text in step.states]
+    for moment, kind, item in sorted(rows, key=lambda row: row[:2]):
+        stamp = f"{(moment - result.started) * 1000:8.3f} ms "
+        if kind == 1:
+            host, text = item
+            column = "" if host == left else " " * (14 + ARROW_WIDTH + 2)
+            out(f"{'':12}{column}" + style(text, "yellow"))
+            continue
+        packet = item.packet
+        between = IP in packet and {packet[IP].src, packet[IP].dst} == {left_ip, right_ip}
+        if not between or not (TCP in packet or UDP in packet):
+            out(f"   {stamp}" + style(f"{'':14}({summary(packet)})", "dim"))
+            continue
+        relative, absolute = segment_label(packet, isns) if TCP in packet else (
+            f"UDP len={len(payload(packet))}", f"{packet[UDP].sport} > {packet[UDP].dport}")
+        body = f" {relative} "
+        if packet[IP].src == left_ip:
+            arrow = line * 3 + body + line * max(3, ARROW_WIDTH - len(body) - 4) + head_right
+        else:
+            arrow = head_left + line * 3 + body + line * max(3, ARROW_WIDTH - len(body) - 4)
+        out(f"   {stamp}{'':14}" + style(arrow, "cyan"))
+        out(style(f"{'':26}   ({absolute})", "dim"))
+
+
 def as_json(result: Result) -> str:
     wire = Wire(result.frames)
     macs = names_by_mac(result)
@@ -115,6 +166,9 @@ def as_json(result: Result) -> str:
         "frames": [{"time": round(f.time - result.started, 6), "interfaces": list(f.interfaces),
                     "from": macs.get(f.packet.src, f.packet.src), "to": macs.get(f.packet.dst, f.packet.dst),
                     "summary": summary(f.packet)} for f in wire.frames],
+        "steps": [{"title": step.title, "notes": step.notes,
+                   "states": [{"time": round(t - result.started, 6), "host": h, "state": text}
+                              for t, h, text in step.states]} for step in result.steps],
         "capture": str(result.capture.resolve()),
         "captured_frames": len(result.frames),
     }

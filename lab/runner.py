@@ -8,7 +8,9 @@ by a failed check, an exception, a timeout, Ctrl-C or SIGTERM leaves nothing beh
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,12 +19,14 @@ from . import topology
 from .capture import Capture, Frame, owned_by_caller, read_frames
 from .definition import FAIL, NOT_DONE, PASS, Lab, Verdict
 from .exercise import DONE, RAISED, TIMEOUT, TODO, Exercise, Outcome
+from .firewall import Firewall
 from .kernel import KernelView
-from .netns import netns_path
+from .netns import entered, netns_path
 from .network import Network
 from .paths import shown
 from .registry import RunRecord, clean
 from .port import HostPort
+from .wire import Wire
 
 
 class Interrupted(KeyboardInterrupt):
@@ -35,7 +39,11 @@ def _interrupt(signum, _frame):
 
 @dataclass
 class Step:
-    """A stretch of the scenario with its explanation, its notes and its frames."""
+    """A stretch of the scenario with its explanation, its notes and its frames.
+
+    With ladder=(left, right), the report draws the segments between those two hosts
+    as arrows, with each host's socket states (recorded by Run.state) beside them.
+    """
 
     title: str
     text: str
@@ -43,6 +51,8 @@ class Step:
     end: float = 0.0
     notes: list[str] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
+    ladder: tuple[str, str] | None = None
+    states: list[tuple[float, str, str]] = field(default_factory=list)
 
 
 class HostHandle:
@@ -53,10 +63,15 @@ class HostHandle:
         self.name = node.name
         self.netns = netns_path(node.shell.pid)
         self.kernel = KernelView(self.netns)
-        self.interface = node.defaultIntf().name
+        interface = node.defaultIntf()
+        self.interface = interface.name
+        link = interface.link
+        self.switch_port = (link.intf2 if link.intf1 is interface else link.intf1).name
         self.ip = node.IP()
         self.mac = self.kernel.link(self.interface).mac
         self._port: HostPort | None = None
+        self._firewall: Firewall | None = None
+        self._sockets: list[socket.socket] = []
 
     @property
     def port(self) -> HostPort:
@@ -65,10 +80,33 @@ class HostHandle:
             self._port = HostPort(self.netns, self.interface)
         return self._port
 
+    @property
+    def firewall(self) -> Firewall:
+        """The lab's nft table in this host, made on first use."""
+        if self._firewall is None:
+            self._firewall = Firewall(self.netns)
+        return self._firewall
+
+    def socket(self, kind: int = socket.SOCK_STREAM) -> socket.socket:
+        """An IPv4 socket of this host's kernel (opened in its namespace), for a lab's peer."""
+        with entered(self.netns):
+            sock = socket.socket(socket.AF_INET, kind)
+        self._sockets.append(sock)
+        return sock
+
+    def tcp_states(self, port: int) -> list[str]:
+        """States of this host's TCP sockets with port at either end, listener first."""
+        found = [s for s in self.kernel.sockets("tcp") if port in (s.local[1], s.remote[1])]
+        return [s.state for s in sorted(found, key=lambda s: s.state != "LISTEN")]
+
     def cmd(self, *args) -> str:
         return self.node.cmd(*args)
 
     def close(self) -> None:
+        for sock in self._sockets:
+            sock.close()
+        if self._firewall is not None:
+            self._firewall.close()
         if self._port is not None:
             self._port.close()
         self.kernel.close()
@@ -91,9 +129,9 @@ class Run:
         return self.hosts[name]
 
     @contextlib.contextmanager
-    def step(self, title: str, text: str = ""):
+    def step(self, title: str, text: str = "", ladder: tuple[str, str] | None = None):
         """Group what happens in the block under one numbered heading of the report."""
-        current = Step(title, text, time.time())
+        current = Step(title, text, time.time(), ladder=ladder)
         self.steps.append(current)
         try:
             yield current
@@ -103,6 +141,45 @@ class Run:
 
     def note(self, line: str) -> None:
         self.steps[-1].notes.append(line)
+
+    def state(self, host: HostHandle, text: str) -> None:
+        """Record, at this moment, what host's kernel says (a socket state, usually)."""
+        self.steps[-1].states.append((time.time(), host.name, text))
+
+    def wire(self) -> Wire:
+        """Every frame captured so far."""
+        self.capture.collect()
+        return Wire(self.capture.frames)
+
+    def hold(self, receiver: HostHandle, match: str, name: str) -> None:
+        """Keep frames matching an nft expression from reaching receiver's kernel."""
+        receiver.firewall.add(name, "input", match)
+
+    def release(self, receiver: HostHandle, name: str, wanted) -> bytes | None:
+        """Stop holding, and deliver the last held frame for which wanted(packet) holds.
+
+        The frame crossed the switch and was dropped at the receiver's door; the
+        lab sends the same bytes again from the switch port, so the receiver's
+        kernel gets exactly what it was kept from.
+        """
+        receiver.firewall.remove(name)
+        held = [f for f in self.wire().frames
+                if receiver.switch_port in f.interfaces and f.packet.dst == receiver.mac and wanted(f.packet)]
+        if not held:
+            return None
+        with HostPort(f"/proc/{os.getpid()}/ns/net", receiver.switch_port) as port:
+            port.send(held[-1].data)
+        return held[-1].data
+
+    @staticmethod
+    def wait_until(condition, timeout: float = 1.0, interval: float = 0.002) -> bool:
+        """Poll condition() until it is true or timeout passes (no blind sleeps)."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(interval)
+        return True
 
     def student(self, todo: str, host: HostHandle, *args, timeout: float = 2.0) -> Outcome:
         """Call the student's todo(*args) as host; the reference stands in if needed."""
@@ -166,6 +243,8 @@ def execute(lab: Lab, *, solution: bool, capture_path: Path, exercise_path: Path
             capture.start()
             run = Run(lab, exercise, network, capture)
             stack.callback(run.close)
+            # Stop capturing before the lab's sockets close: their goodbyes are not the lab's.
+            stack.callback(capture.stop)
             timings["network"] = time.perf_counter()
             lab.scenario(run)
             timings["scenario"] = time.perf_counter()
@@ -187,7 +266,6 @@ def execute(lab: Lab, *, solution: bool, capture_path: Path, exercise_path: Path
 def grade(lab: Lab, evidence: dict, frames: list[Frame], outcomes: dict[str, Outcome],
           exercise_file: str) -> list[Verdict]:
     """The lab's verdicts, except where the student's code did not run or failed."""
-    from .wire import Wire  # scapy is only needed once there is something to dissect
     found = {v.id: v for v in lab.grade(evidence, Wire(frames))}
     verdicts = []
     for spec in lab.checks:

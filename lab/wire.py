@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import scapy.layers.inet  # noqa: F401  (lets Ether() dissect IP, ICMP, TCP and UDP)
+from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet, Padding, Raw
 
@@ -33,6 +33,26 @@ class Seen:
         return Ether(self.data)
 
 
+FLAG_NAMES = (("S", "SYN"), ("F", "FIN"), ("R", "RST"), ("P", "PSH"), ("A", "ACK"), ("U", "URG"))
+
+
+def flag_names(segment) -> str:
+    """'SYN,ACK' for flags 'SA', in the order textbooks write them."""
+    flags = str(segment[TCP].flags)
+    return ",".join(name for letter, name in FLAG_NAMES if letter in flags) or "none"
+
+
+def payload(packet: Packet) -> bytes:
+    """The application bytes a TCP or UDP packet carries (without Ethernet padding)."""
+    for layer in (TCP, UDP):
+        if layer in packet:
+            data = bytes(packet[layer].payload)
+            if Padding in packet[layer]:
+                data = data[:len(data) - len(packet[Padding])]
+            return data
+    return b""
+
+
 class Wire:
     def __init__(self, frames: list[Frame]):
         self.raw = frames
@@ -40,10 +60,10 @@ class Wire:
         open_frames: dict[bytes, int] = {}
         for frame in sorted(frames, key=lambda f: f.time):
             index = open_frames.get(frame.data)
-            if index is not None and frame.time - self.frames[index].time < SAME_FRAME_WINDOW:
+            if index is not None and frame.time - self.frames[index].time < SAME_FRAME_WINDOW \
+                    and frame.interface not in self.frames[index].interfaces:  # else: sent twice
                 seen = self.frames[index]
-                if frame.interface not in seen.interfaces:
-                    self.frames[index] = Seen(seen.time, seen.interfaces + (frame.interface,), seen.data)
+                self.frames[index] = Seen(seen.time, seen.interfaces + (frame.interface,), seen.data)
                 continue
             open_frames[frame.data] = len(self.frames)
             self.frames.append(Seen(frame.time, (frame.interface,), frame.data))
@@ -57,6 +77,27 @@ class Wire:
             if frame.time >= after - 0.001 and frame.data[:len(data)] == data:
                 return frame
         return None
+
+    def select(self, wanted, after: float = 0.0) -> list[Seen]:
+        """Frames from `after` on for which wanted(packet) is true."""
+        return [f for f in self.frames if f.time >= after - 0.001 and wanted(f.packet)]
+
+    def tcp(self, after: float = 0.0, **fields) -> list[Seen]:
+        """TCP segments whose fields equal the given values (sport=5000, flags='SA', ...)."""
+        def wanted(packet):
+            return TCP in packet and all(
+                (str(packet[TCP].flags) if k == "flags" else packet[TCP].getfieldval(k)) == v
+                for k, v in fields.items())
+        return self.select(wanted, after)
+
+    def isns(self) -> dict[tuple[str, int], int]:
+        """The initial sequence number of each TCP endpoint (ip, port) that sent a SYN."""
+        found: dict[tuple[str, int], int] = {}
+        for frame in self.frames:
+            packet = frame.packet
+            if TCP in packet and "S" in str(packet[TCP].flags):
+                found.setdefault((packet[IP].src, packet[TCP].sport), packet[TCP].seq)
+        return found
 
     def arp(self, after: float = 0.0, **fields) -> list[Seen]:
         """ARP frames after a time whose fields equal the given values (op=2, psrc=...)."""
@@ -81,7 +122,23 @@ def summary(packet: Packet) -> str:
         if arp.op == 2:
             return f"ARP {arp.psrc} is at {arp.hwsrc}"
         return f"ARP op {arp.op} {arp.psrc} -> {arp.pdst}"
+    if TCP in packet:  # tcpdump's own wording
+        tcp = packet[TCP]
+        text = f"IP {packet[IP].src}.{tcp.sport} > {packet[IP].dst}.{tcp.dport}: Flags [{tcpdump_flags(tcp)}], seq {tcp.seq}"
+        if "A" in str(tcp.flags):
+            text += f", ack {tcp.ack}"
+        return text + f", win {tcp.window}, length {len(payload(packet))}"
+    if UDP in packet:
+        return f"IP {packet[IP].src}.{packet[UDP].sport} > {packet[IP].dst}.{packet[UDP].dport}: UDP, length {len(payload(packet))}"
+    if ICMP in packet:
+        return f"IP {packet[IP].src} > {packet[IP].dst}: ICMP {packet[ICMP].sprintf('%ICMP.type%')}"
     return packet.summary()
+
+
+def tcpdump_flags(tcp) -> str:
+    """tcpdump's letters: S, F, R, P, '.' for ACK."""
+    flags = str(tcp.flags)
+    return "".join(letter for letter in "SFRP" if letter in flags) + ("." if "A" in flags else "")
 
 
 def layers(packet: Packet) -> list[tuple[str, str]]:

@@ -15,6 +15,7 @@ from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet
 
 from lab.definition import FAIL, PASS, CheckSpec, Lab, Verdict
+from lab.grading import LAB_FAULT, before, first_mistake, sent_frame
 from lab.netns import entered, write_sysctl
 from lab.wire import BROADCAST
 
@@ -149,29 +150,8 @@ def grade(evidence: dict, wire) -> list[Verdict]:
             grade_lookups(evidence["lookups"]), grade_gratuitous(evidence["gratuitous"], wire)]
 
 
-LAB_FAULT = "this is a fault of the lab, not yours: please report it"
-
-
-def sent_frame(check: str, ev: dict, wire):
-    """(the captured copy of the student's frame, None) or (None, the verdict why not)."""
-    if ev["problem"]:
-        return None, Verdict(check, FAIL, ev["problem"], "return a whole frame: Ether(...) / ARP(...)")
-    seen = wire.find(ev["data"], after=ev["sent_at"])
-    if seen is None:
-        return None, Verdict(check, FAIL, "the frame never appeared in the capture", LAB_FAULT)
-    return seen, None
-
-
-def first_mistake(check: str, detail: str, mistakes: list[tuple[bool, str]]) -> Verdict | None:
-    """A failing verdict with the hint of the first mistake found, if any."""
-    for wrong, hint in mistakes:
-        if wrong:
-            return Verdict(check, FAIL, detail, hint)
-    return None
-
-
 def grade_who_has(ev: dict, wire) -> Verdict:
-    seen, verdict = sent_frame("who-has", ev, wire)
+    seen, verdict = sent_frame("who-has", ev, wire, "Ether(...) / ARP(...)")
     if verdict:
         return verdict
     (my_ip, my_mac), (target_ip, _) = ev["asker"], ev["owner"]
@@ -193,8 +173,7 @@ def grade_who_has(ev: dict, wire) -> Verdict:
     ]
     if verdict := first_mistake("who-has", detail, mistakes):
         return verdict
-    answers = [a for a in wire.arp(after=seen.time, op=2, psrc=target_ip, pdst=my_ip)
-               if ev["fallback_at"] is None or a.time < ev["fallback_at"]]
+    answers = before(wire.arp(after=seen.time, op=2, psrc=target_ip, pdst=my_ip), ev["fallback_at"])
     if not answers:
         return Verdict("who-has", FAIL, detail, "the frame looks right but h2 did not answer; compare it "
                                                 "field by field with a who-has in Wireshark")
@@ -241,7 +220,7 @@ def grade_lookups(lookups: list[dict]) -> Verdict:
 
 
 def grade_gratuitous(ev: dict, wire) -> Verdict:
-    seen, verdict = sent_frame("gratuitous", ev, wire)
+    seen, verdict = sent_frame("gratuitous", ev, wire, "Ether(...) / ARP(...)")
     if verdict:
         return verdict
     ip, mac = ev["speaker"]
