@@ -133,6 +133,9 @@ def render_ladder(step, wire: Wire, result: Result, style: Style, out) -> None:
         stamp = f"{(moment - result.started) * 1000:8.3f} ms "
         if kind == 1:
             host, text = item
+            if not host:  # something the lab did
+                out(style(f"{'':26}[{text}]", "dim"))
+                continue
             column = "" if host == left else " " * (14 + ARROW_WIDTH + 2)
             out(f"{'':12}{column}" + style(text, "yellow"))
             continue

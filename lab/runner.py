@@ -26,7 +26,7 @@ from .network import Network
 from .paths import shown
 from .registry import RunRecord, clean
 from .port import HostPort
-from .wire import Wire
+from .wire import IP, TCP, UDP, Wire
 
 
 class Interrupted(KeyboardInterrupt):
@@ -112,6 +112,19 @@ class HostHandle:
         self.kernel.close()
 
 
+def with_checksums(packet) -> bytes:
+    """The frame's bytes with its IP and TCP/UDP checksums computed.
+
+    Between veths the kernel leaves checksums to a hardware that does not exist
+    (checksum offload), so a captured frame may carry a partial one; sent again as
+    it was, the receiver would drop it as corrupt.
+    """
+    for layer in (IP, TCP, UDP):
+        if layer in packet:
+            del packet[layer].chksum
+    return bytes(packet)
+
+
 class Run:
     """What a lab's scenario works with."""
 
@@ -146,6 +159,10 @@ class Run:
         """Record, at this moment, what host's kernel says (a socket state, usually)."""
         self.steps[-1].states.append((time.time(), host.name, text))
 
+    def event(self, text: str) -> None:
+        """Record something the lab itself did, shown in the middle of a ladder."""
+        self.steps[-1].states.append((time.time(), "", text))
+
     def wire(self) -> Wire:
         """Every frame captured so far."""
         self.capture.collect()
@@ -154,6 +171,7 @@ class Run:
     def hold(self, receiver: HostHandle, match: str, name: str) -> None:
         """Keep frames matching an nft expression from reaching receiver's kernel."""
         receiver.firewall.add(name, "input", match)
+        self.event(f"the lab holds back, at {receiver.name}'s door: {match}")
 
     def release(self, receiver: HostHandle, name: str, wanted) -> bytes | None:
         """Stop holding, and deliver the last held frame for which wanted(packet) holds.
@@ -167,9 +185,11 @@ class Run:
                 if receiver.switch_port in f.interfaces and f.packet.dst == receiver.mac and wanted(f.packet)]
         if not held:
             return None
+        frame = with_checksums(held[-1].packet)
+        self.event(f"the lab delivers the held frame to {receiver.name}")
         with HostPort(f"/proc/{os.getpid()}/ns/net", receiver.switch_port) as port:
-            port.send(held[-1].data)
-        return held[-1].data
+            port.send(frame)
+        return frame
 
     @staticmethod
     def wait_until(condition, timeout: float = 1.0, interval: float = 0.002) -> bool:

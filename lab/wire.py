@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.l2 import ARP, Ether
+from scapy.fields import ConditionalField
 from scapy.packet import Packet, Padding, Raw
 
 from .capture import Frame
@@ -17,7 +18,10 @@ from .capture import Frame
 BROADCAST = "ff:ff:ff:ff:ff:ff"
 SAME_FRAME_WINDOW = 0.05  # seconds within which identical bytes are one frame
 # Fields a student rarely needs on screen; Wireshark still shows them all.
-QUIET_FIELDS = {"ARP": {"hwtype", "ptype", "hwlen", "plen"}}
+QUIET_FIELDS = {"ARP": {"hwtype", "ptype", "hwlen", "plen"},
+                "IP": {"version", "ihl", "tos", "id", "frag", "chksum", "options"},
+                "TCP": {"dataofs", "reserved", "chksum", "urgptr"},
+                "ICMP": {"chksum"}}
 
 
 @dataclass(frozen=True)
@@ -151,7 +155,8 @@ def layers(packet: Packet) -> list[tuple[str, str]]:
             break
         quiet = QUIET_FIELDS.get(layer.name, set())
         fields = [f"{f.name}={f.i2repr(layer, layer.getfieldval(f.name))}"
-                  for f in layer.fields_desc if f.name not in quiet]
+                  for f in layer.fields_desc if f.name not in quiet
+                  and not (isinstance(f, ConditionalField) and not f._evalcond(layer))]
         rows.append((layer.name if layer.name != "Ethernet" else "Ether", " ".join(fields)))
         layer = layer.payload
     return rows
