@@ -18,6 +18,7 @@ from scapy.packet import Packet
 
 from .errors import LabDefinitionError
 from .exercise import Outcome
+from .wire import flag_names
 
 SHAPE = "IP(src=..., dst=...) / TCP(sport=..., dport=..., flags=..., seq=..., ack=...)"
 
@@ -93,3 +94,19 @@ def reply_to(source, sport: int, dport: int, flags: str | None = None):
         frame = source.port.expect(wanted, 0.005)
         return Ether(frame)[IP] if frame else None
     return taken
+
+
+def craft(source, target, sport: int, dport: int, flags: str, seq: int, ack: int = 0, data: bytes = b""):
+    """An IP/TCP segment the lab itself sends (not graded), from source to target."""
+    segment = IP(src=source.ip, dst=target.ip) / TCP(sport=sport, dport=dport, flags=flags, seq=seq, ack=ack)
+    return segment / data if data else segment
+
+
+def send(source, target, segment, taken: Callable[[], Any], wait: float = 0.5) -> Any:
+    """Send one of the lab's own segments from source and wait until target took it."""
+    source.port.drain()
+    source.port.send(as_frame(segment, source, target)[0])
+    answer = poll(taken, wait)
+    if not answer:
+        raise LabDefinitionError(f"{target.name} did not take the lab's own {flag_names(segment)} segment")
+    return answer

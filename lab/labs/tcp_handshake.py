@@ -9,12 +9,11 @@ h1's door long enough to read h1's SYN_SENT, and released.
 """
 from __future__ import annotations
 
-import socket
-
 from scapy.layers.inet import IP, TCP
 
 from lab.definition import FAIL, PASS, CheckSpec, Lab, Verdict
 from lab.grading import LAB_FAULT, before, first_mistake, sent_frame
+from lab.peers import accept, connect, listen, received, states
 from lab.segments import SHAPE, deliver, poll, reply_to
 from lab.wire import flag_names, payload
 
@@ -28,35 +27,6 @@ in SYN_RECV); A sends ACK with seq=x+1 and ack=y+1, and both are ESTABLISHED.
 A SYN carries no data, yet it consumes one sequence number: that is why the answer
 acknowledges x+1. Both ISNs are chosen at random, so that a stranger cannot guess
 them and slip segments into the connection."""
-
-
-def listen(host, port: int) -> socket.socket:
-    server = host.socket()
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind((host.ip, port))
-    server.listen()
-    server.setblocking(False)
-    return server
-
-
-def states(host, port: int) -> str:
-    return ", ".join(host.tcp_states(port)) or "(no socket)"
-
-
-def accept(server: socket.socket):
-    try:
-        connection, _ = server.accept()
-    except BlockingIOError:
-        return None
-    connection.setblocking(False)
-    return connection
-
-
-def received(connection) -> bytes:
-    try:
-        return connection.recv(65535)
-    except BlockingIOError:
-        return b""
 
 
 def scenario(run) -> None:
@@ -111,9 +81,7 @@ def scenario(run) -> None:
         listen(h2, KERNEL_SERVER)
         run.state(h2, states(h2, KERNEL_SERVER))
         run.hold(h1, f"tcp sport {KERNEL_SERVER} tcp flags & (syn | ack) == syn | ack", "hold-syn-ack")
-        client = h1.socket()
-        client.setblocking(False)
-        client.connect_ex((h2.ip, KERNEL_SERVER))
+        connect(h1, h2, KERNEL_SERVER)
         poll(lambda: run.wire().tcp(sport=KERNEL_SERVER, flags="SA"), 0.5)
         seen = [states(h1, KERNEL_SERVER), states(h2, KERNEL_SERVER)]
         run.state(h1, seen[0])

@@ -1,0 +1,269 @@
+"""tcp-teardown: the four-way teardown, first with the student's segments against a
+real Linux socket, then between two kernels with every state held visible, then the
+half-close, TIME_WAIT, and a FIN dropped on purpose.
+
+    h1 10.0.0.1 ---s1--- h2 10.0.0.2     topologies/star.py, two hosts
+    student's segments, port 40000       kernel socket, port 5000 (5001, 5002)
+"""
+from __future__ import annotations
+
+import random
+import socket
+import time
+
+from scapy.layers.inet import TCP
+
+from lab.definition import FAIL, PASS, CheckSpec, Lab, Verdict
+from lab.grading import LAB_FAULT, first_mistake, sent_frame
+from lab.peers import accept, connect, listen, received, states
+from lab.segments import SHAPE, craft, deliver, poll, reply_to, send
+from lab.wire import flag_names, payload
+
+SERVER, CLIENT, KERNELS, FAULT = 5000, 40000, 5001, 5002
+DATA = b"last words"
+TIME_WAIT_WATCH = 1.0  # seconds the lab watches TIME_WAIT tick down (Linux keeps it 60 s)
+
+INTRO = """\
+Either side may close first. The active closer sends FIN seq=m (FIN_WAIT_1); the
+other acknowledges m+1 (it is now CLOSE_WAIT, the closer FIN_WAIT_2), and may go on
+sending: only one direction is closed. When its application closes too, it sends its
+own FIN seq=k (LAST_ACK); the closer acknowledges k+1 and waits in TIME_WAIT, twice
+the maximum segment lifetime (2MSL), in case that last ACK is lost and the FIN comes
+again; then both are CLOSED. Like a SYN, a FIN carries no data but consumes one
+sequence number. (The study note spells two states "FNI_WAIT_1" and "LACK_ACK":
+the names are FIN_WAIT_1 and LAST_ACK; Linux's sock_diag says FIN_WAIT1, FIN_WAIT2.)"""
+
+
+def scenario(run) -> None:
+    h1, h2 = run.host("h1"), run.host("h2")
+    with run.step("Set-up: a connection from h1's crafted segments to h2's socket",
+                  "The lab keeps h1's kernel quiet (an nft rule drops its resets), opens the\n"
+                  "connection with its own SYN and ACK, and sends 10 bytes, which h2 acknowledges.",
+                  ladder=("h1", "h2")):
+        h1.firewall.add("rst-guard", "output", "tcp flags rst")
+        server = listen(h2, SERVER)
+        h1.cmd("ping -c1 -W1", h2.ip)
+        x = random.randrange(2**32)
+        syn_ack = send(h1, h2, craft(h1, h2, CLIENT, SERVER, "S", x), reply_to(h1, SERVER, CLIENT, "SA"))
+        y = syn_ack[TCP].seq
+        send(h1, h2, craft(h1, h2, CLIENT, SERVER, "A", x + 1, y + 1),
+             lambda: "ESTABLISHED" in h2.tcp_states(CLIENT))
+        connection = poll(lambda: accept(server), 0.5)
+        my_last = craft(h1, h2, CLIENT, SERVER, "PA", x + 1, y + 1, DATA)
+        peer_last = send(h1, h2, my_last, reply_to(h1, SERVER, CLIENT, "A"))
+        poll(lambda: received(connection), 0.5)
+        run.state(h2, states(h2, SERVER))
+
+    with run.step("h1 closes: FIN (your build_fin and expected_fin_ack)",
+                  "h2's kernel acknowledges the FIN at once and tells its application (recv\n"
+                  "returns b''); the socket waits in CLOSE_WAIT for the application to close.",
+                  ladder=("h1", "h2")):
+        fin = deliver(run, "build_fin", h1, h2, (my_last, peer_last), reply_to(h1, SERVER, CLIENT, "A"))
+        poll(lambda: "CLOSE_WAIT" in h2.tcp_states(CLIENT), 0.5)
+        after_fin = states(h2, SERVER)
+        run.state(h2, after_fin)
+        guess = run.student("expected_fin_ack", h1, fin.segment).value
+        run.note(f"expected_fin_ack gave {guess!r}; h2 answered ack={fin.answer[TCP].ack}")
+        run.evidence["fin"] = {**fin.evidence(), "m": my_last[TCP].seq + len(DATA), "y": y,
+                               "data_seq": my_last[TCP].seq, "h2_states": after_fin,
+                               "h2_ack": fin.answer[TCP].ack, "guess": guess}
+
+    with run.step("h2's application closes: its FIN, and LAST_ACK", ladder=("h1", "h2")):
+        connection.close()
+        peer_fin = poll(reply_to(h1, SERVER, CLIENT, "FA"), 0.5)
+        run.state(h2, states(h2, SERVER))
+
+    with run.step("h1 acknowledges h2's FIN (your build_last_ack)",
+                  "With the last ACK in, h2's socket is gone: CLOSED. (h1 has no kernel socket\n"
+                  "here, so there is no TIME_WAIT on its side; the next steps show one.)",
+                  ladder=("h1", "h2")):
+        last = deliver(run, "build_last_ack", h1, h2, (peer_fin,), lambda: not h2.tcp_states(CLIENT))
+        closed = states(h2, SERVER)
+        run.state(h2, closed)
+        run.evidence["last_ack"] = {**last.evidence(), "m": run.evidence["fin"]["m"], "k": peer_fin[TCP].seq,
+                                    "closed": not h2.tcp_states(CLIENT)}
+
+    kernels_close(run, h1, h2)
+    lost_fin(run, h1, h2)
+
+
+def kernels_close(run, h1, h2) -> None:
+    """Active close between two kernels, each transient state held long enough to read."""
+    seen = run.evidence["kernels"] = []
+
+    def both():
+        pair = (states(h1, KERNELS), states(h2, KERNELS))
+        run.state(h1, pair[0])
+        run.state(h2, pair[1])
+        seen.append(pair)
+
+    with run.step("Two kernels: h1 closes first (shutdown), FIN_WAIT_1 held visible",
+                  "The lab holds h2's ACK of the FIN at h1's door: h1 waits in FIN_WAIT1 while h2\n"
+                  "is already CLOSE_WAIT. Delivered, the ACK moves h1 to FIN_WAIT2.",
+                  ladder=("h1", "h2")):
+        server = listen(h2, KERNELS)
+        client = connect(h1, h2, KERNELS)
+        connection = poll(lambda: accept(server), 0.5)
+        both()
+        run.hold(h1, f"tcp sport {KERNELS} tcp flags == ack", "hold-ack")
+        client.shutdown(socket.SHUT_WR)  # close() would make any later data draw a reset
+        poll(lambda: "CLOSE_WAIT" in h2.tcp_states(KERNELS), 0.5)
+        both()
+        run.release(h1, "hold-ack", lambda p: TCP in p and p[TCP].sport == KERNELS)
+        poll(lambda: "FIN_WAIT2" in h1.tcp_states(KERNELS), 0.5)
+        both()
+
+    with run.step("Half-close: h2 still sends in CLOSE_WAIT, h1 receives in FIN_WAIT2",
+                  "The study note marks this as doubtful. Settled: after the first ACK the passive\n"
+                  "side can still send, and the data reaches the side that closed first.",
+                  ladder=("h1", "h2")):
+        connection.send(b"one more thing")
+        got = poll(lambda: received(client), 0.5)
+        both()
+        run.note(f"h1's application received {got!r} after it had sent its FIN")
+        run.evidence["half_close"] = got
+
+    with run.step("h2 closes: LAST_ACK held visible; h1 enters TIME_WAIT",
+                  "The lab holds h1's last ACK at h2's door: h2 waits in LAST_ACK while h1 is\n"
+                  "already in TIME_WAIT. Delivered, the ACK ends h2's socket.", ladder=("h1", "h2")):
+        run.hold(h2, f"tcp dport {KERNELS} tcp flags == ack", "hold-last-ack")
+        connection.close()
+        poll(lambda: "TIME_WAIT" in h1.tcp_states(KERNELS), 0.5)
+        both()
+        run.release(h2, "hold-last-ack", lambda p: TCP in p and p[TCP].dport == KERNELS)
+        poll(lambda: not any(s != "LISTEN" for s in h2.tcp_states(KERNELS)), 0.5)
+        both()
+
+    with run.step("TIME_WAIT: how long, read from the kernel",
+                  "2MSL is twice the maximum segment lifetime: 4 minutes with RFC 793's MSL of\n"
+                  "2 minutes. Linux does not use a configurable MSL: it keeps TIME_WAIT a fixed\n"
+                  "60 s. (tcp_fin_timeout, often blamed, bounds an orphaned FIN_WAIT2 instead.)"):
+        first = time_wait(h1)
+        time.sleep(TIME_WAIT_WATCH)  # the point is to let time pass
+        second = time_wait(h1)
+        with open(f"/proc/{h1.node.shell.pid}/root/proc/sys/net/ipv4/tcp_fin_timeout") as f:
+            fin_timeout = f.read().strip()
+        run.note(f"h1's socket: {first[0]}, {first[1] / 1000:.1f} s left; "
+                 f"{TIME_WAIT_WATCH:g} s later: {second[0]}, {second[1] / 1000:.1f} s left")
+        run.note(f"so Linux keeps TIME_WAIT about {round((first[1] + 500) / 1000 / 10) * 10} s here; "
+                 f"tcp_fin_timeout = {fin_timeout} s")
+        run.evidence["time_wait"] = [first, second]
+
+
+def time_wait(host) -> tuple[str, int]:
+    """(state, milliseconds left) of host's TIME_WAIT socket on the kernels' port."""
+    for sock in host.kernel.sockets("tcp"):
+        if KERNELS in (sock.local[1], sock.remote[1]) and sock.state == "TIME_WAIT":
+            return sock.state, sock.expires_ms
+    return "no TIME_WAIT socket", 0
+
+
+def lost_fin(run, h1, h2) -> None:
+    with run.step("A lost FIN: dropped once on purpose, then retransmitted",
+                  "An nft rule at h2's door drops h1's first FIN and is then removed. h1 stays in\n"
+                  "FIN_WAIT1 and h2 in ESTABLISHED until h1's kernel sends the FIN again, after\n"
+                  "its retransmission timeout.", ladder=("h1", "h2")):
+        server = listen(h2, FAULT)
+        client = connect(h1, h2, FAULT)
+        connection = poll(lambda: accept(server), 0.5)  # kept: a dropped socket would close
+        h2.firewall.add("drop-fin", "input", f"tcp dport {FAULT} tcp flags & fin == fin")
+        run.event("the lab drops, at h2's door, the first FIN to port 5002")
+        client.shutdown(socket.SHUT_WR)
+        poll(lambda: h2.firewall.dropped("drop-fin"), 1.0)
+        h2.firewall.remove("drop-fin")
+        waiting = (states(h1, FAULT), states(h2, FAULT))
+        run.state(h1, waiting[0])
+        run.state(h2, waiting[1])
+        poll(lambda: "CLOSE_WAIT" in h2.tcp_states(FAULT), 3.0)
+        after = (states(h1, FAULT), states(h2, FAULT))
+        run.state(h1, after[0])
+        run.state(h2, after[1])
+        fins = run.wire().tcp(sport=poll(lambda: client.getsockname()[1], 0.1), dport=FAULT)
+        fins = [f for f in fins if "F" in str(f.packet[TCP].flags)]
+        if len(fins) >= 2:
+            run.note(f"the FIN went out again {1000 * (fins[1].time - fins[0].time):.0f} ms later")
+        run.evidence["lost_fin"] = {"waiting": waiting, "after": after, "fins": len(fins)}
+        connection.close()
+
+
+# --- grading: from the captured segments and h2's socket states ---
+
+def grade(evidence: dict, wire) -> list[Verdict]:
+    return [grade_fin(evidence["fin"], wire), grade_fin_ack(evidence["fin"]),
+            grade_last_ack(evidence["last_ack"], wire)]
+
+
+def describe(segment) -> str:
+    tcp = segment[TCP]
+    return f"sent {flag_names(segment)} seq={tcp.seq} ack={tcp.ack} len={len(payload(segment))}"
+
+
+def grade_fin(ev: dict, wire) -> Verdict:
+    seen, verdict = sent_frame("fin", ev, wire, SHAPE)
+    if verdict:
+        return verdict
+    segment, m, y = seen.packet, ev["m"], ev["y"]
+    tcp, flags = segment[TCP], str(segment[TCP].flags)
+    mistakes = [
+        ("F" not in flags, f"flags are {flag_names(segment)}: a FIN needs the FIN flag"),
+        ("A" not in flags, "FIN without the ACK flag: every segment after the handshake carries ACK, "
+                           "and Linux ignores one without it: flags='FA'"),
+        (tcp.seq == ev["data_seq"], f"seq not advanced after data: your {len(DATA)} bytes took "
+                                    f"{len(DATA)} sequence numbers, so the FIN's seq is {m}"),
+        (tcp.seq != m, f"seq is m{tcp.seq - m:+d}: the FIN takes the number after your last byte"),
+        (tcp.ack != y + 1, f"ack is y{tcp.ack - y:+d}: you still expect h2's byte y+1"),
+        ((tcp.sport, tcp.dport) != (CLIENT, SERVER), "keep the connection's ports: 40000 to 5000"),
+    ]
+    if verdict := first_mistake("fin", describe(segment), mistakes):
+        return verdict
+    if ev["fallback_at"] is not None or "CLOSE_WAIT" not in ev["h2_states"] or ev["h2_ack"] != m + 1:
+        return Verdict("fin", FAIL, describe(segment), "h2 did not take the FIN; check its addresses")
+    return Verdict("fin", PASS, f"FIN,ACK seq=m={m}; h2 acknowledged m+1 and went CLOSE_WAIT")
+
+
+def grade_fin_ack(ev: dict) -> Verdict:
+    guess, real = ev["guess"], ev["h2_ack"]
+    detail = f"you said {guess!r}; h2 answered ack={real}"
+    if guess == real:
+        return Verdict("fin-ack", PASS, f"m+1 = {real}: the FIN consumed one sequence number")
+    if guess == real - 1:
+        return Verdict("fin-ack", FAIL, detail, "the FIN consumes a sequence number, so h2 acknowledges m+1")
+    return Verdict("fin-ack", FAIL, detail, "the FIN's seq plus one: it carries no data but takes a number")
+
+
+def grade_last_ack(ev: dict, wire) -> Verdict:
+    seen, verdict = sent_frame("last-ack", ev, wire, SHAPE)
+    if verdict:
+        return verdict
+    segment, m, k = seen.packet, ev["m"], ev["k"]
+    tcp, flags = segment[TCP], str(segment[TCP].flags)
+    mistakes = [
+        (flags != "A", f"flags are {flag_names(segment)}: the last segment is a plain ACK, flags='A'"),
+        (tcp.ack == k, "ack=k: h2's FIN consumes a sequence number, so the ACK number is k+1"),
+        (tcp.ack != k + 1, f"ack is k{tcp.ack - k:+d}: acknowledge h2's FIN with k+1"),
+        (tcp.seq == m, "seq=m: your FIN used up m, so this segment's seq is m+1"),
+        (tcp.seq != m + 1, f"seq is m{tcp.seq - m:+d}: after your FIN, your next number is m+1"),
+    ]
+    if verdict := first_mistake("last-ack", describe(segment), mistakes):
+        return verdict
+    if ev["fallback_at"] is not None or not ev["closed"]:
+        return Verdict("last-ack", FAIL, describe(segment), "h2's socket did not close; check the ports")
+    return Verdict("last-ack", PASS, "ACK seq=m+1 ack=k+1; h2 left LAST_ACK and its socket is gone (CLOSED)")
+
+
+LAB = Lab(
+    name="tcp-teardown",
+    title="TCP four-way teardown: FIN, ACK, FIN, ACK, half-close and TIME_WAIT",
+    topology="star",
+    topology_args=(2,),
+    exercise="tcp_teardown",
+    todos=("build_fin", "expected_fin_ack", "build_last_ack"),
+    checks=(
+        CheckSpec("fin", "build_fin", "FIN,ACK seq=m puts h2 in CLOSE_WAIT"),
+        CheckSpec("fin-ack", "expected_fin_ack", "h2 acknowledges the FIN with m+1"),
+        CheckSpec("last-ack", "build_last_ack", "ACK ack=k+1 takes h2 from LAST_ACK to CLOSED"),
+    ),
+    intro=INTRO,
+    scenario=scenario,
+    grade=grade,
+)
