@@ -43,5 +43,11 @@ def received(connection: socket.socket) -> bytes:
 
 
 def states(host, port: int) -> str:
-    """'LISTEN, ESTABLISHED': host's TCP sockets with port at either end."""
-    return ", ".join(host.tcp_states(port)) or "CLOSED (no socket)"
+    """'LISTEN, ESTABLISHED': host's TCP sockets with port at either end.
+
+    A connection whose socket is gone shows as CLOSED beside its listener.
+    """
+    found = host.tcp_states(port)
+    if all(state == "LISTEN" for state in found):
+        found.append("CLOSED (no socket)")
+    return ", ".join(found)

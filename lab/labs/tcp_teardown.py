@@ -14,6 +14,7 @@ import time
 from scapy.layers.inet import TCP
 
 from lab.definition import FAIL, PASS, CheckSpec, Lab, Verdict
+from lab.errors import LabDefinitionError
 from lab.grading import LAB_FAULT, first_mistake, sent_frame
 from lab.peers import accept, connect, listen, received, states
 from lab.segments import SHAPE, craft, deliver, poll, reply_to, send
@@ -58,26 +59,33 @@ def scenario(run) -> None:
                   "h2's kernel acknowledges the FIN at once and tells its application (recv\n"
                   "returns b''); the socket waits in CLOSE_WAIT for the application to close.",
                   ladder=("h1", "h2")):
-        fin = deliver(run, "build_fin", h1, h2, (my_last, peer_last), reply_to(h1, SERVER, CLIENT, "A"))
-        poll(lambda: "CLOSE_WAIT" in h2.tcp_states(CLIENT), 0.5)
+        # Taken means CLOSE_WAIT: h2 also answers a misplaced FIN, with a duplicate ACK.
+        fin = deliver(run, "build_fin", h1, h2, (my_last, peer_last),
+                      lambda: "CLOSE_WAIT" in h2.tcp_states(CLIENT))
         after_fin = states(h2, SERVER)
         run.state(h2, after_fin)
+        acks = poll(lambda: run.wire().tcp(after=fin.fallback_at or fin.sent_at, sport=SERVER,
+                                           dport=CLIENT, flags="A"), 0.5)
+        h2_ack = acks[-1].packet[TCP].ack if acks else None
         guess = run.student("expected_fin_ack", h1, fin.segment).value
-        run.note(f"expected_fin_ack gave {guess!r}; h2 answered ack={fin.answer[TCP].ack}")
+        run.note(f"expected_fin_ack gave {guess!r}; h2 answered ack={h2_ack}")
         run.evidence["fin"] = {**fin.evidence(), "m": my_last[TCP].seq + len(DATA), "y": y,
                                "data_seq": my_last[TCP].seq, "h2_states": after_fin,
-                               "h2_ack": fin.answer[TCP].ack, "guess": guess}
+                               "h2_ack": h2_ack, "guess": guess}
 
     with run.step("h2's application closes: its FIN, and LAST_ACK", ladder=("h1", "h2")):
         connection.close()
         peer_fin = poll(reply_to(h1, SERVER, CLIENT, "FA"), 0.5)
+        if peer_fin is None:
+            raise LabDefinitionError("h2 did not send its FIN after its application closed")
         run.state(h2, states(h2, SERVER))
 
     with run.step("h1 acknowledges h2's FIN (your build_last_ack)",
                   "With the last ACK in, h2's socket is gone: CLOSED. (h1 has no kernel socket\n"
                   "here, so there is no TIME_WAIT on its side; the next steps show one.)",
                   ladder=("h1", "h2")):
-        last = deliver(run, "build_last_ack", h1, h2, (peer_fin,), lambda: not h2.tcp_states(CLIENT))
+        last = deliver(run, "build_last_ack", h1, h2, (peer_fin,), lambda: not h2.tcp_states(CLIENT),
+                       wait=0.15)  # under h2's FIN retransmission timeout (at least 200 ms)
         closed = states(h2, SERVER)
         run.state(h2, closed)
         run.evidence["last_ack"] = {**last.evidence(), "m": run.evidence["fin"]["m"], "k": peer_fin[TCP].seq,
@@ -224,6 +232,8 @@ def grade_fin(ev: dict, wire) -> Verdict:
 def grade_fin_ack(ev: dict) -> Verdict:
     guess, real = ev["guess"], ev["h2_ack"]
     detail = f"you said {guess!r}; h2 answered ack={real}"
+    if real is None:
+        return Verdict("fin-ack", FAIL, "no ACK from h2 was captured", LAB_FAULT)
     if guess == real:
         return Verdict("fin-ack", PASS, f"m+1 = {real}: the FIN consumed one sequence number")
     if guess == real - 1:

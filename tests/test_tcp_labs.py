@@ -1,0 +1,182 @@
+"""tcp-handshake and tcp-teardown on real networks: the references pass with every
+state on the right host, the untouched exercises are not done, typical mistakes fail
+with their hint, h1's kernel never resets, and the capture agrees with the report."""
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, descendants, host_state, lab, wait_gone
+
+pytestmark = pytest.mark.root
+
+HANDSHAKE = ROOT / "solutions" / "tcp_handshake.py"
+TEARDOWN = ROOT / "solutions" / "tcp_teardown.py"
+SUMMARY = re.compile(r"IP ([\d.]+)\.(\d+) > ([\d.]+)\.(\d+): Flags \[([SFRP.]*)\], seq (\d+)(?:, ack (\d+))?")
+TSHARK_FLAGS = {0x02: "S", 0x12: "S.", 0x10: ".", 0x18: "P.", 0x11: "F.", 0x01: "F", 0x04: "R", 0x14: "R."}
+
+
+def check_json(name: str, *args: str) -> tuple[int, dict]:
+    result = lab("check", name, "--json", *args)
+    assert result.stdout, result.stderr
+    return result.returncode, json.loads(result.stdout)
+
+
+def attempt(tmp_path: Path, reference: Path, code: str) -> Path:
+    path = tmp_path / "attempt.py"
+    path.write_text(reference.read_text() + "\n\n" + code)
+    return path
+
+
+def states_of(document: dict, host: str) -> list[str]:
+    return [s["state"] for step in document["steps"] for s in step["states"] if s["host"] == host]
+
+
+def in_order(sequence: list[str], wanted: list[str]) -> bool:
+    """Each wanted state appears, in this order (others may come between)."""
+    position = 0
+    for state in sequence:
+        if position < len(wanted) and wanted[position] in state:
+            position += 1
+    return position == len(wanted)
+
+
+def tshark_segments(pcap: Path) -> set[tuple]:
+    out = subprocess.run(["tshark", "-r", str(pcap), "-Y", "tcp", "-T", "fields", "-e", "ip.src",
+                          "-e", "tcp.srcport", "-e", "ip.dst", "-e", "tcp.dstport", "-e", "tcp.flags",
+                          "-e", "tcp.seq_raw", "-e", "tcp.ack_raw"],
+                         capture_output=True, text=True, check=True).stdout
+    rows = set()
+    for line in out.splitlines():
+        src, sport, dst, dport, flags, seq, ack = line.split("\t")
+        letters = TSHARK_FLAGS[int(flags, 16)]
+        rows.add((src, int(sport), dst, int(dport), letters, int(seq), int(ack) if "." in letters else None))
+    return rows
+
+
+def reported_segments(document: dict) -> set[tuple]:
+    rows = set()
+    for frame in document["frames"]:
+        match = SUMMARY.match(frame["summary"])
+        if match:
+            src, sport, dst, dport, flags, seq, ack = match.groups()
+            rows.add((src, int(sport), dst, int(dport), flags, int(seq), int(ack) if ack else None))
+    return rows
+
+
+@pytest.mark.parametrize("name", ["tcp-handshake", "tcp-teardown"])
+def test_reference_passes_and_capture_agrees_with_tshark(tmp_path, name):
+    pcap = tmp_path / "ref.pcapng"
+    code, document = check_json(name, "--solution", "--pcap", str(pcap))
+    assert code == 0 and {c["status"] for c in document["checks"]} == {"pass"}
+    on_wire = tshark_segments(pcap)
+    assert on_wire and on_wire == reported_segments(document)
+    assert not [s for s in on_wire if s[0] == "10.0.0.1" and "R" in s[4]], "h1's kernel sent a reset"
+
+
+def test_handshake_states_on_the_right_host(tmp_path):
+    _, document = check_json("tcp-handshake", "--solution", "--pcap", str(tmp_path / "c.pcapng"))
+    h1, h2 = states_of(document, "h1"), states_of(document, "h2")
+    # the crafted handshake: the listener, then the request socket, then the connection
+    assert in_order(h2, ["LISTEN", "SYN_RECV", "ESTABLISHED"])
+    # between two kernels, the client's SYN_SENT is seen while the SYN-ACK is held back
+    assert in_order(h1, ["SYN_SENT", "ESTABLISHED"])
+    assert "SYN_SENT" not in " ".join(h2)
+
+
+def test_teardown_states_half_close_and_retransmission(tmp_path):
+    _, document = check_json("tcp-teardown", "--solution", "--pcap", str(tmp_path / "c.pcapng"))
+    h1, h2 = states_of(document, "h1"), states_of(document, "h2")
+    assert in_order(h2, ["CLOSE_WAIT", "LAST_ACK", "CLOSED"])  # the crafted close
+    assert in_order(h1, ["FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT"])  # closer, between kernels
+    assert in_order(h2, ["CLOSE_WAIT", "LAST_ACK"])
+    notes = " ".join(note for step in document["steps"] for note in step["notes"])
+    assert "h1's application received b'one more thing' after it had sent its FIN" in notes
+    left = re.search(r"TIME_WAIT, ([\d.]+) s left; 1 s later: TIME_WAIT, ([\d.]+) s left", notes)
+    assert left and 55 < float(left.group(1)) <= 60 and float(left.group(2)) < float(left.group(1))
+    assert re.search(r"the FIN went out again \d+ ms later", notes)
+
+
+@pytest.mark.parametrize("name", ["tcp-handshake", "tcp-teardown"])
+def test_untouched_exercise_is_not_done(tmp_path, name):
+    code, document = check_json(name, "--pcap", str(tmp_path / "c.pcapng"))
+    assert code == 1 and {c["status"] for c in document["checks"]} == {"not done"}
+    assert lab("run", name, "--pcap", str(tmp_path / "r.pcapng")).returncode == 0
+
+
+MISTAKES = [
+    ("tcp-handshake", HANDSHAKE, """
+def build_ack(syn_ack):
+    return (IP(src=syn_ack[IP].dst, dst=syn_ack[IP].src)
+            / TCP(sport=syn_ack[TCP].dport, dport=syn_ack[TCP].sport, flags="A",
+                  seq=syn_ack[TCP].ack, ack=syn_ack[TCP].seq))
+""", "ack", "the SYN-ACK's SYN consumes a sequence number, so the ACK number is y+1"),
+    ("tcp-handshake", HANDSHAKE, """
+def build_data(syn_ack, data):
+    return (IP(src=syn_ack[IP].dst, dst=syn_ack[IP].src)
+            / TCP(sport=syn_ack[TCP].dport, dport=syn_ack[TCP].sport, flags="PA",
+                  seq=syn_ack[TCP].ack + 1, ack=syn_ack[TCP].seq + 1) / data)
+""", "data", "seq=x+2: the pure ACK before carried no data"),
+    ("tcp-handshake", HANDSHAKE, """
+def expected_ack(segment):
+    return segment[TCP].seq
+""", "expected-ack", "an ACK number names the next byte expected"),
+    ("tcp-teardown", TEARDOWN, """
+def build_fin(my_last, peer_last):
+    return (IP(src=my_last[IP].src, dst=my_last[IP].dst)
+            / TCP(sport=my_last[TCP].sport, dport=my_last[TCP].dport, flags="F",
+                  seq=my_last[TCP].seq + _length(my_last), ack=peer_last[TCP].seq))
+""", "fin", "FIN without the ACK flag"),
+    ("tcp-teardown", TEARDOWN, """
+def build_fin(my_last, peer_last):
+    return (IP(src=my_last[IP].src, dst=my_last[IP].dst)
+            / TCP(sport=my_last[TCP].sport, dport=my_last[TCP].dport, flags="FA",
+                  seq=my_last[TCP].seq, ack=peer_last[TCP].seq))
+""", "fin", "seq not advanced after data"),
+    ("tcp-teardown", TEARDOWN, """
+def build_last_ack(peer_fin):
+    return (IP(src=peer_fin[IP].dst, dst=peer_fin[IP].src)
+            / TCP(sport=peer_fin[TCP].dport, dport=peer_fin[TCP].sport, flags="A",
+                  seq=peer_fin[TCP].ack, ack=peer_fin[TCP].seq))
+""", "last-ack", "h2's FIN consumes a sequence number, so the ACK number is k+1"),
+]
+
+
+@pytest.mark.parametrize("name, reference, code, check, hint", MISTAKES,
+                         ids=[f"{m[0]}-{m[3]}-{i}" for i, m in enumerate(MISTAKES)])
+def test_typical_mistakes_fail_with_their_hint(tmp_path, name, reference, code, check, hint):
+    pcap = tmp_path / "c.pcapng"
+    status, document = check_json(name, "--exercise", str(attempt(tmp_path, reference, code)),
+                                  "--pcap", str(pcap))
+    checks = {c["id"]: c for c in document["checks"]}
+    assert status == 1
+    assert checks[check]["status"] == "fail" and hint in checks[check]["hint"], checks[check]
+    # only the mistaken part fails: the lab carried on with the reference's segment
+    assert [c["status"] for c in checks.values() if c["id"] != check] == ["pass"] * (len(checks) - 1)
+    assert not [s for s in tshark_segments(pcap) if s[0] == "10.0.0.1" and "R" in s[4]]
+
+
+def test_killed_tcp_run_leaves_nothing(tmp_path):
+    before = host_state()
+    hang = attempt(tmp_path, HANDSHAKE, "def build_data(syn_ack, data):\n    while True:\n        pass\n")
+    process = subprocess.Popen([sys.executable, "-m", "lab", "run", "tcp-handshake", "--exercise", str(hang),
+                                "--pcap", str(tmp_path / "c.pcapng")], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while len(descendants(process.pid)) < 4 and time.monotonic() < deadline:  # hosts, switch, fork
+        time.sleep(0.02)
+    time.sleep(0.3)  # well inside the 2 s the hanging build_data is given
+    family = descendants(process.pid)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    assert wait_gone(family) == []
+    assert host_state() == before
+    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    assert "inet lab" not in tables
