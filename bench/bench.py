@@ -276,7 +276,7 @@ def render_text(r: dict) -> str:
         figure, unit = {"median": ("median", " s"), "ratio": ("median / baseline", "x"),
                         "net": (f"median - {lab['wait_name']}", " s")}[t["figure"]]
         value = f"{t['value']:.2f}x" if unit == "x" else f"{t['value']:.3f} s"
-        goal = f"{figure} {t['op']} {t['limit']:g}{unit}"
+        goal = f"{figure} {t['op']} {t['limit']:.1f}{unit}"
         return f"  {'PASS' if t['pass'] else 'MISS'}  {t['lab']:<15}{goal:<34}({value})"
 
     names, p = r["labs"], r["phases"]
@@ -306,7 +306,7 @@ def render_text(r: dict) -> str:
               "  same imports happen within sandbox and load"]
     lines += [f"  {name}'s scenario includes its {lab['wait_name']} of {lab['wait']:g} s"
               for name, lab in r["lab_runs"].items() if lab["wait"]]
-    return "\n".join(lines) + "\n"
+    return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
