@@ -18,7 +18,6 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from .errors import ExerciseError, LabDefinitionError

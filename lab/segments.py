@@ -18,7 +18,7 @@ from scapy.packet import Packet
 
 from .errors import LabDefinitionError
 from .exercise import Outcome
-from .wire import flag_names
+from .wire import flag_names, payload
 
 SHAPE = "IP(src=..., dst=...) / TCP(sport=..., dport=..., flags=..., seq=..., ack=...)"
 
@@ -36,6 +36,12 @@ class Delivery:
     def evidence(self) -> dict:
         return {"problem": self.problem, "data": self.data, "sent_at": self.sent_at,
                 "fallback_at": self.fallback_at}
+
+
+def describe(segment) -> str:
+    """'sent FIN,ACK seq=... ack=... len=0', for a verdict's detail."""
+    tcp = segment[TCP]
+    return f"sent {flag_names(segment)} seq={tcp.seq} ack={tcp.ack} len={len(payload(segment))}"
 
 
 def as_frame(value, source, target) -> tuple[bytes | None, str]:

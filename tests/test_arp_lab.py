@@ -4,7 +4,6 @@ says agrees with the capture as tshark reads it."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 
 import pytest

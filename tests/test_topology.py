@@ -1,7 +1,6 @@
 """Topology files: the graphs they build, and one clear line for each broken file."""
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 

@@ -14,7 +14,7 @@ from scapy.layers.inet import IP, TCP
 from lab.definition import FAIL, PASS, CheckSpec, Lab, Verdict
 from lab.grading import LAB_FAULT, before, first_mistake, sent_frame
 from lab.peers import accept, connect, listen, received, states
-from lab.segments import SHAPE, deliver, poll, reply_to
+from lab.segments import SHAPE, describe, deliver, poll, reply_to
 from lab.wire import flag_names, payload
 
 SERVER, CLIENT, KERNEL_SERVER = 5000, 40000, 5001
@@ -100,11 +100,6 @@ def scenario(run) -> None:
 def grade(evidence: dict, wire) -> list[Verdict]:
     return [grade_syn(evidence["syn"], wire), grade_ack(evidence["ack"], wire),
             grade_data(evidence["data"], wire), grade_expected(evidence["data"])]
-
-
-def describe(segment) -> str:
-    tcp = segment[TCP]
-    return f"sent {flag_names(segment)} seq={tcp.seq} ack={tcp.ack} len={len(payload(segment))}"
 
 
 def grade_syn(ev: dict, wire) -> Verdict:

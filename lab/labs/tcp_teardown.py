@@ -17,8 +17,8 @@ from lab.definition import FAIL, PASS, CheckSpec, Lab, Verdict
 from lab.errors import LabDefinitionError
 from lab.grading import LAB_FAULT, first_mistake, sent_frame
 from lab.peers import accept, connect, listen, received, states
-from lab.segments import SHAPE, craft, deliver, poll, reply_to, send
-from lab.wire import flag_names, payload
+from lab.segments import SHAPE, describe, craft, deliver, poll, reply_to, send
+from lab.wire import flag_names
 
 SERVER, CLIENT, KERNELS, FAULT = 5000, 40000, 5001, 5002
 DATA = b"last words"
@@ -199,11 +199,6 @@ def lost_fin(run, h1, h2) -> None:
 def grade(evidence: dict, wire) -> list[Verdict]:
     return [grade_fin(evidence["fin"], wire), grade_fin_ack(evidence["fin"]),
             grade_last_ack(evidence["last_ack"], wire)]
-
-
-def describe(segment) -> str:
-    tcp = segment[TCP]
-    return f"sent {flag_names(segment)} seq={tcp.seq} ack={tcp.ack} len={len(payload(segment))}"
 
 
 def grade_fin(ev: dict, wire) -> Verdict:
