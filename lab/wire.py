@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scapy.layers.inet import ICMP, IP, TCP, UDP
+from scapy.layers.inet import ICMP, IP, TCP, UDP, IPerror, UDPerror
 from scapy.layers.l2 import ARP, Ether
 from scapy.fields import ConditionalField
 from scapy.packet import Packet, Padding, Raw
@@ -94,6 +94,16 @@ class Wire:
                 for k, v in fields.items())
         return self.select(wanted, after)
 
+    def udp(self, after: float = 0.0, **fields) -> list[Seen]:
+        """UDP datagrams whose fields equal the given values (sport=..., dport=...)."""
+        return self.select(lambda p: UDP in p and ICMP not in p
+                           and all(p[UDP].getfieldval(k) == v for k, v in fields.items()), after)
+
+    def icmp(self, after: float = 0.0, **fields) -> list[Seen]:
+        """ICMP messages whose fields equal the given values (type=3, code=3, ...)."""
+        return self.select(lambda p: ICMP in p
+                           and all(p[ICMP].getfieldval(k) == v for k, v in fields.items()), after)
+
     def isns(self) -> dict[tuple[str, int], int]:
         """The initial sequence number of each TCP endpoint (ip, port) that sent a SYN."""
         found: dict[tuple[str, int], int] = {}
@@ -126,6 +136,10 @@ def summary(packet: Packet) -> str:
         if arp.op == 2:
             return f"ARP {arp.psrc} is at {arp.hwsrc}"
         return f"ARP op {arp.op} {arp.psrc} -> {arp.pdst}"
+    if ICMP in packet and packet[ICMP].type == 3 and UDPerror in packet:
+        quoted = packet[UDPerror]  # the datagram the ICMP error quotes
+        return (f"IP {packet[IP].src} > {packet[IP].dst}: ICMP {packet[IPerror].dst} udp port "
+                f"{quoted.dport} unreachable")
     if TCP in packet:  # tcpdump's own wording
         tcp = packet[TCP]
         text = f"IP {packet[IP].src}.{tcp.sport} > {packet[IP].dst}.{tcp.dport}: Flags [{tcpdump_flags(tcp)}], seq {tcp.seq}"
