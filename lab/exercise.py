@@ -37,6 +37,7 @@ class Outcome:
     status: str          # DONE, TODO, RAISED or TIMEOUT
     detail: str = ""     # one line for anything but DONE
     printed: str = ""    # what the student's code printed
+    calls: tuple = ()    # socket calls, when traced: (started, returned, name, detail)
 
     @property
     def by_student(self) -> bool:
@@ -79,13 +80,21 @@ class Exercise:
     def progress(self) -> dict[str, bool]:
         return progress(self.path, self.todos)
 
+    def start(self, todo: str, netns_path: str, *args, timeout: float = 2.0, trace: bool = False) -> "Pending":
+        """Start todo(*args) in a host without waiting for it: the student's if written,
+        else the reference's. For functions that must run at once, like a server and
+        its client; there is no second try, so the lab decides what to do on failure."""
+        written = self.progress()[todo] and callable(getattr(self.module, todo, None))
+        function = getattr(self.module if written else self.reference, todo)
+        return Pending(todo, Call(function, args, netns_path, timeout, trace), written, self.path, timeout)
+
     def call(self, todo: str, netns_path: str, *args, timeout: float = 2.0) -> Outcome:
         """Call the student's todo(*args) inside a host; the reference stands in if needed."""
         function = getattr(self.module, todo, None)
         if not callable(function):
             status, value, printed = TODO, f"{shown(self.path)} has no function {todo}()", ""
         else:
-            status, value, printed = call_in_child(function, args, netns_path, timeout)
+            status, value, printed, _ = Call(function, args, netns_path, timeout).wait()
         if status == DONE:
             return Outcome(todo, value, DONE, printed=printed)
         if status == TODO:
@@ -100,39 +109,73 @@ class Exercise:
         return Outcome(todo, reference[1], status, value, printed)
 
 
+class Call:
+    """function(*args) running in a forked child inside a host; wait() gives its result.
+
+    Several calls may run at once (a student's server in h2, their client in h1).
+    With trace=True, every socket the function opens logs its calls (see _trace).
+    """
+
+    def __init__(self, function, args: tuple, netns_path: str, timeout: float, trace: bool = False):
+        self.deadline = time.monotonic() + timeout
+        self.read_end, write_end = os.pipe()
+        parent = os.getpid()
+        self.pid = os.fork()
+        if self.pid == 0:  # the child: never returns
+            os.close(self.read_end)
+            _die_with(parent)
+            _child(function, args, netns_path, write_end, trace)
+        os.close(write_end)
+
+    def wait(self) -> tuple[str, Any, str, list]:
+        """(status, value, printed, socket calls), killing the child at its deadline."""
+        data = b""
+        try:
+            while (left := self.deadline - time.monotonic()) > 0:
+                if not select.select([self.read_end], [], [], left)[0]:
+                    break
+                chunk = os.read(self.read_end, 1 << 16)
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            os.close(self.read_end)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)  # done or not, nothing of it may linger
+            os.waitpid(self.pid, 0)
+        if not data:
+            return TIMEOUT, None, "", []
+        try:
+            return pickle.loads(data)
+        except Exception as exc:  # a half-written result: the child died mid-way
+            return RAISED, f"its result could not be read back ({type(exc).__name__})", "", []
+
+
+class Pending:
+    """A call started with Exercise.start; result() waits for it."""
+
+    def __init__(self, todo: str, call: Call, written: bool, path: Path, timeout: float):
+        self.todo, self.call, self.written, self.path, self.timeout = todo, call, written, path, timeout
+
+    def result(self) -> Outcome:
+        status, value, printed, calls = self.call.wait()
+        if not self.written:
+            if status != DONE:
+                raise LabDefinitionError(f"reference {self.todo}() failed: {value}")
+            return Outcome(self.todo, value, TODO, f"TODO {self.todo}() not done yet", printed, tuple(calls))
+        detail = ""
+        if status == RAISED:
+            detail = f"{shown(self.path)} {value}"
+        elif status == TIMEOUT:
+            detail = f"{self.todo}() did not return within {self.timeout:g} s; look for a call that waits forever"
+        elif status == TODO:
+            detail = f"TODO {self.todo}() not done yet"
+        return Outcome(self.todo, value, status, detail, printed, tuple(calls))
+
+
 def call_in_child(function, args: tuple, netns_path: str, timeout: float) -> tuple[str, Any, str]:
     """Run function(*args) in a forked child inside netns_path: (status, value, printed)."""
-    read_end, write_end = os.pipe()
-    parent = os.getpid()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        os.close(read_end)
-        _die_with(parent)
-        _child(function, args, netns_path, write_end)
-    os.close(write_end)
-    data, deadline = b"", time.monotonic() + timeout
-    try:
-        while (left := deadline - time.monotonic()) > 0:
-            if not select.select([read_end], [], [], left)[0]:
-                break
-            chunk = os.read(read_end, 1 << 16)
-            if not chunk:
-                break
-            data += chunk
-        else:
-            os.kill(pid, signal.SIGKILL)
-    finally:
-        os.close(read_end)
-        if not data:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-    if not data:
-        return TIMEOUT, None, ""
-    try:
-        return pickle.loads(data)
-    except Exception as exc:  # a half-written result: the child died mid-way
-        return RAISED, f"its result could not be read back ({type(exc).__name__})", ""
+    return Call(function, args, netns_path, timeout).wait()[:3]
 
 
 def _die_with(parent: int) -> None:
@@ -144,23 +187,76 @@ def _die_with(parent: int) -> None:
         os._exit(1)
 
 
-def _child(function, args: tuple, netns_path: str, write_end: int) -> None:
+def _child(function, args: tuple, netns_path: str, write_end: int, trace: bool) -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     printed = io.StringIO()
+    calls: list = []
     try:
         setns(netns_path)
+        if trace:
+            _trace(calls)
         with contextlib.redirect_stdout(printed):
-            result = (DONE, function(*args), printed.getvalue())
+            result = (DONE, function(*args), printed.getvalue(), calls)
         payload = pickle.dumps(result)
     except NotImplementedError:  # the TODO's starting line: not an error, just not done
-        payload = pickle.dumps((TODO, None, printed.getvalue()))
+        payload = pickle.dumps((TODO, None, printed.getvalue(), calls))
     except BaseException as exc:  # the student's code may raise anything, even SystemExit
         source = getattr(function, "__code__", None)
         path = Path(source.co_filename) if source else None
-        payload = pickle.dumps((RAISED, describe_exception(exc, path), printed.getvalue()))
+        payload = pickle.dumps((RAISED, describe_exception(exc, path), printed.getvalue(), calls))
     try:
         with os.fdopen(write_end, "wb") as out:
             out.write(payload)
     finally:
         os._exit(0)
+
+
+TRACED = ("bind", "listen", "accept", "connect", "connect_ex", "send", "sendall", "sendto",
+          "recv", "recvfrom", "shutdown", "close", "setsockopt")
+
+
+def _trace(calls: list) -> None:
+    """Make socket.socket log each call: (started, returned, name, detail).
+
+    A thin subclass put in the socket module's place, in this child only: the
+    student's `socket.socket(...)` (and accept(), which builds its sockets from the
+    module's name) then records when each call began and returned, to be matched
+    with the frames captured on the wire.
+    """
+    import socket as module
+    base = module.socket
+
+    def traced(name):
+        method = getattr(base, name)
+
+        def wrapper(self, *args, **kwargs):
+            started = time.time()
+            try:
+                result = method(self, *args, **kwargs)
+            except OSError as exc:
+                calls.append((started, time.time(), name, f"{_kind(self)} raised {exc.strerror or exc}"))
+                raise
+            detail = _kind(self) + (f" {args[0]!r}" if args and name in ("bind", "connect", "connect_ex") else "")
+            if name == "sendto":
+                detail += f" to {args[-1]!r}"
+            if name == "accept":
+                detail += f" from {result[1]!r}"
+            calls.append((started, time.time(), name, detail))
+            return result
+        return wrapper
+
+    class TracedSocket(base):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            if kwargs.get("fileno") is None and len(args) < 4:
+                now = time.time()
+                calls.append((now, now, "socket", _kind(self)))
+
+    for name in TRACED:
+        setattr(TracedSocket, name, traced(name))
+    module.socket = TracedSocket
+
+
+def _kind(sock) -> str:
+    return "TCP" if sock.type == 1 else "UDP"
