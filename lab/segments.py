@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from scapy.layers.inet import IP, TCP
+from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
@@ -45,11 +45,12 @@ def describe(segment) -> str:
 
 
 def as_frame(value, source, target) -> tuple[bytes | None, str]:
-    """The frame to send for a returned segment, or None and what is wrong with it."""
+    """The frame to send for a returned IP()/TCP() or IP()/UDP() packet, or None and
+    what is wrong with it."""
     if not isinstance(value, Packet):
         return None, f"returned {type(value).__name__}, not a scapy packet"
-    if IP not in value or TCP not in value:
-        return None, f"returned {value.summary()}, not an IP()/TCP() segment"
+    if IP not in value or (TCP not in value and UDP not in value):
+        return None, f"returned {value.summary()}, not an IP()/TCP() or IP()/UDP() packet"
     if Ether in value:
         return bytes(value), ""
     return bytes(Ether(src=source.mac, dst=target.mac) / value), ""
@@ -77,6 +78,18 @@ def deliver(run, todo: str, source, target, args: tuple, taken: Callable[[], Any
         if not answer:
             raise LabDefinitionError(f"{target.name} did not take even the reference's {todo}() segment")
     return Delivery(outcome, problem, data, sent_at, fallback_at, value[IP], answer)
+
+
+def udp_reply_to(source, sport: int, dport: int):
+    """A taken() that waits for a UDP datagram from sport to dport arriving at source."""
+    def wanted(frame: bytes) -> bool:
+        packet = Ether(frame)
+        return UDP in packet and packet[UDP].sport == sport and packet[UDP].dport == dport
+
+    def taken():
+        frame = source.port.expect(wanted, 0.005)
+        return Ether(frame)[IP] if frame else None
+    return taken
 
 
 def poll(condition: Callable[[], Any], timeout: float) -> Any:
