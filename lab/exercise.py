@@ -26,6 +26,7 @@ from .netns import setns
 from .paths import EXERCISES, SOLUTIONS, shown
 
 DONE, TODO, RAISED, TIMEOUT = "done", "todo", "raised", "timeout"
+KILL_GRACE = 0.5  # seconds a child gets, past its timeout, to report where it was
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Outcome:
     detail: str = ""     # one line for anything but DONE
     printed: str = ""    # what the student's code printed
     calls: tuple = ()    # socket calls, when traced: (started, returned, name, detail)
+    replaced: bool = True  # the reference's value stands in (for anything but DONE)
 
     @property
     def by_student(self) -> bool:
@@ -102,7 +104,7 @@ class Exercise:
         elif status == RAISED:
             value = f"{shown(self.path)} {value}"
         elif status == TIMEOUT:
-            value = f"{todo}() did not return within {timeout:g} s; look for a loop that never ends"
+            value = f"{todo}() did not return within {timeout:g} s{_where(value)}; look for a loop that never ends"
         reference = call_in_child(getattr(self.reference, todo), args, netns_path, timeout)
         if reference[0] != DONE:
             raise LabDefinitionError(f"{shown(self.reference_path)}: reference {todo}() failed: {reference[1]}")
@@ -117,21 +119,24 @@ class Call:
     """
 
     def __init__(self, function, args: tuple, netns_path: str, timeout: float, trace: bool = False):
-        self.deadline = time.monotonic() + timeout
+        # The child stops itself at timeout (and reports where it was); the parent
+        # kills it a little later if it could not.
+        self.deadline = time.monotonic() + timeout + KILL_GRACE
         self.read_end, write_end = os.pipe()
         parent = os.getpid()
         self.pid = os.fork()
         if self.pid == 0:  # the child: never returns
             os.close(self.read_end)
             _die_with(parent)
-            _child(function, args, netns_path, write_end, trace)
+            _child(function, args, netns_path, write_end, trace, timeout)
         os.close(write_end)
 
     def wait(self) -> tuple[str, Any, str, list]:
         """(status, value, printed, socket calls), killing the child at its deadline."""
         data = b""
         try:
-            while (left := self.deadline - time.monotonic()) > 0:
+            while True:  # past the deadline, still take what the child has written
+                left = max(0.0, self.deadline - time.monotonic())
                 if not select.select([self.read_end], [], [], left)[0]:
                     break
                 chunk = os.read(self.read_end, 1 << 16)
@@ -164,13 +169,21 @@ class Pending:
                 raise LabDefinitionError(f"reference {self.todo}() failed: {value}")
             return Outcome(self.todo, value, TODO, f"TODO {self.todo}() not done yet", printed, tuple(calls))
         detail = ""
+        if status != DONE:
+            value, where = None, value
         if status == RAISED:
-            detail = f"{shown(self.path)} {value}"
+            detail = f"{shown(self.path)} {where}"
         elif status == TIMEOUT:
-            detail = f"{self.todo}() did not return within {self.timeout:g} s; look for a call that waits forever"
+            detail = (f"{self.todo}() did not return within {self.timeout:g} s{_where(where)}; "
+                      "look for a call that waits forever")
         elif status == TODO:
             detail = f"TODO {self.todo}() not done yet"
-        return Outcome(self.todo, value, status, detail, printed, tuple(calls))
+        return Outcome(self.todo, value, status, detail, printed, tuple(calls), replaced=False)
+
+
+def _where(line) -> str:
+    """' (it was at line 12 in f)' from the child's report, if it made one."""
+    return f" (it was at {line})" if line else ""
 
 
 def call_in_child(function, args: tuple, netns_path: str, timeout: float) -> tuple[str, Any, str]:
@@ -187,23 +200,36 @@ def _die_with(parent: int) -> None:
         os._exit(1)
 
 
-def _child(function, args: tuple, netns_path: str, write_end: int, trace: bool) -> None:
+class _TimeUp(BaseException):
+    """Raised in the student's code when its time is up, to report where it was."""
+
+
+def _time_up(signum, frame):
+    raise _TimeUp("still running")
+
+
+def _child(function, args: tuple, netns_path: str, write_end: int, trace: bool, timeout: float) -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     printed = io.StringIO()
     calls: list = []
+    source = getattr(function, "__code__", None)
+    path = Path(source.co_filename) if source else None
     try:
         setns(netns_path)
         if trace:
             _trace(calls)
+        signal.signal(signal.SIGALRM, _time_up)
+        signal.setitimer(signal.ITIMER_REAL, timeout)
         with contextlib.redirect_stdout(printed):
             result = (DONE, function(*args), printed.getvalue(), calls)
+        signal.setitimer(signal.ITIMER_REAL, 0)
         payload = pickle.dumps(result)
     except NotImplementedError:  # the TODO's starting line: not an error, just not done
         payload = pickle.dumps((TODO, None, printed.getvalue(), calls))
+    except _TimeUp as exc:
+        payload = pickle.dumps((TIMEOUT, describe_exception(exc, path).split(":")[0], printed.getvalue(), calls))
     except BaseException as exc:  # the student's code may raise anything, even SystemExit
-        source = getattr(function, "__code__", None)
-        path = Path(source.co_filename) if source else None
         payload = pickle.dumps((RAISED, describe_exception(exc, path), printed.getvalue(), calls))
     try:
         with os.fdopen(write_end, "wb") as out:
@@ -236,6 +262,9 @@ def _trace(calls: list) -> None:
                 result = method(self, *args, **kwargs)
             except OSError as exc:
                 calls.append((started, time.time(), name, f"{_kind(self)} raised {exc.strerror or exc}"))
+                raise
+            except _TimeUp:
+                calls.append((started, time.time(), name, f"{_kind(self)} still waiting when time was up"))
                 raise
             detail = _kind(self) + (f" {args[0]!r}" if args and name in ("bind", "connect", "connect_ex") else "")
             if name == "sendto":

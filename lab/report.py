@@ -40,6 +40,8 @@ def outcome_label(outcome, solution: bool) -> tuple[str, str]:
     if outcome.status == DONE:
         return f"{outcome.todo}(): {'reference solution' if solution else 'your code'}", "green"
     if outcome.status in (RAISED, TIMEOUT):
+        if not outcome.replaced:
+            return f"{outcome.todo}(): your code failed: {outcome.detail}", "red"
         return f"{outcome.todo}(): REFERENCE ran, because {outcome.detail}", "red"
     return f"{outcome.todo}(): REFERENCE ran, TODO not done yet", "yellow"
 

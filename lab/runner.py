@@ -155,9 +155,10 @@ class Run:
     def note(self, line: str) -> None:
         self.steps[-1].notes.append(line)
 
-    def state(self, host: HostHandle, text: str) -> None:
-        """Record, at this moment, what host's kernel says (a socket state, usually)."""
-        self.steps[-1].states.append((time.time(), host.name, text))
+    def state(self, host: HostHandle, text: str, at: float | None = None) -> None:
+        """Record what host's kernel says (a socket state, usually) at this moment, or at
+        the Unix time `at` (a socket call the student's code made, say)."""
+        self.steps[-1].states.append((time.time() if at is None else at, host.name, text))
 
     def event(self, text: str) -> None:
         """Record something the lab itself did, shown in the middle of a ladder."""
@@ -305,7 +306,10 @@ def grade(lab: Lab, evidence: dict, frames: list[Frame], outcomes: dict[str, Out
             verdicts.append(Verdict(spec.id, NOT_DONE, outcome.detail,
                                     f"write {spec.todo}() in {exercise_file}; the reference ran in its place"))
         elif outcome.status in (RAISED, TIMEOUT):
-            verdicts.append(Verdict(spec.id, FAIL, outcome.detail, "fix the error above and run again"))
+            # The lab may know what the error means (accept() without listen(), ...).
+            known = found.get(spec.id)
+            hint = known.hint if known and known.status == FAIL and known.hint else "fix the error above and run again"
+            verdicts.append(Verdict(spec.id, FAIL, outcome.detail, hint))
         else:
             verdicts.append(found.get(spec.id) or Verdict(spec.id, FAIL, "the lab gave no verdict"))
     return verdicts
