@@ -54,7 +54,9 @@ def echo_pair(run, h1, h2, kind: str, port: int) -> None:
     title = {"tcp": "TCP echo: your server in h2, your client in h1",
              "udp": "UDP echo: your server in h2, your client in h1"}[kind]
     text = {"tcp": "Each call is drawn at the moment it started, on its host's side, with how long\n"
-                   "it waited when it blocked. Watch which calls have a segment next to them.",
+                   "it waited when it blocked. Watch which calls have a segment next to them. (The\n"
+                   "lab records the calls with a thin subclass of socket.socket that it puts in the\n"
+                   "socket module's place, only in the processes that run your functions.)",
             "udp": "No handshake, no teardown: the first frame is the data, the last is the echo."}[kind]
     with run.step(title, text, ladder=("h1", "h2")):
         server = run.start(f"{kind}_echo_server", h2, h2.ip, port, timeout=TIMEOUT, trace=True)
