@@ -39,3 +39,12 @@ class ExerciseError(LabError):
     """The student's code raised, hung, or returned something unusable."""
 
     exit_code = 1
+
+
+class ScenarioError(LabError):
+    """The network did not do what the lab's own steps rely on (a bug in the lab)."""
+
+    exit_code = 70
+
+    def __str__(self) -> str:
+        return f"{super().__str__()} (a step of the lab itself failed: please report it)"

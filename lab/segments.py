@@ -16,7 +16,7 @@ from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
-from .errors import LabDefinitionError
+from .errors import ScenarioError
 from .exercise import Outcome
 from .wire import flag_names, payload
 
@@ -76,7 +76,7 @@ def deliver(run, todo: str, source, target, args: tuple, taken: Callable[[], Any
         fallback_at = source.port.send(as_frame(value, source, target)[0])
         answer = poll(taken, wait)
         if not answer:
-            raise LabDefinitionError(f"{target.name} did not take even the reference's {todo}() segment")
+            raise ScenarioError(f"{target.name} did not take even the reference's {todo}() segment")
     return Delivery(outcome, problem, data, sent_at, fallback_at, value[IP], answer)
 
 
@@ -127,5 +127,5 @@ def send(source, target, segment, taken: Callable[[], Any], wait: float = 0.5) -
     source.port.send(as_frame(segment, source, target)[0])
     answer = poll(taken, wait)
     if not answer:
-        raise LabDefinitionError(f"{target.name} did not take the lab's own {flag_names(segment)} segment")
+        raise ScenarioError(f"{target.name} did not take the lab's own {flag_names(segment)} segment")
     return answer

@@ -15,6 +15,7 @@ from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet
 
 from lab.definition import FAIL, PASS, CheckSpec, Lab, Verdict
+from lab.errors import ScenarioError
 from lab.grading import LAB_FAULT, before, first_mistake, sent_frame
 from lab.netns import entered, write_sysctl
 from lab.wire import BROADCAST
@@ -115,7 +116,7 @@ def ask(run, asker, owner) -> bytes:
         evidence["fallback_at"] = asker.port.send(bytes(reference))
         reply = asker.port.expect(is_answer, REPLY_WAIT)
         if reply is None:
-            raise RuntimeError(f"{owner.name} did not answer even the reference request")
+            raise ScenarioError(f"{owner.name} did not answer even the reference request")
     return reply
 
 

@@ -14,7 +14,7 @@ import time
 from scapy.layers.inet import TCP
 
 from lab.definition import FAIL, PASS, CheckSpec, Lab, Verdict
-from lab.errors import LabDefinitionError
+from lab.errors import ScenarioError
 from lab.grading import LAB_FAULT, first_mistake, sent_frame
 from lab.peers import accept, connect, listen, received, states
 from lab.segments import SHAPE, describe, craft, deliver, poll, reply_to, send
@@ -77,7 +77,7 @@ def scenario(run) -> None:
         connection.close()
         peer_fin = poll(reply_to(h1, SERVER, CLIENT, "FA"), 0.5)
         if peer_fin is None:
-            raise LabDefinitionError("h2 did not send its FIN after its application closed")
+            raise ScenarioError("h2 did not send its FIN after its application closed")
         run.state(h2, states(h2, SERVER))
 
     with run.step("h1 acknowledges h2's FIN (your build_last_ack)",
