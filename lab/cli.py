@@ -3,7 +3,7 @@ library error into one line on stderr and an exit code.
 
 Exit codes: 0 done; 1 checks not all passing (check) or the student's code raised or
 hung; 2 a usage problem (unknown lab, broken topology or lab file); 3 the machine
-lacks something (root, a package); 130 interrupted.
+lacks something (root, a package); 70 a fault of the lab itself; 130 interrupted.
 """
 from __future__ import annotations
 
