@@ -23,13 +23,15 @@ def load_file(path: Path, error: type[LabError], prefix: str) -> ModuleType:
     name = f"{prefix}_{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # before running it, as import does (dataclasses need it)
     try:
         spec.loader.exec_module(module)
     except SyntaxError as exc:
+        del sys.modules[name]
         raise error(f"{shown(path)}, line {exc.lineno}: {exc.msg}; fix the syntax and retry") from None
     except Exception as exc:
+        del sys.modules[name]
         raise error(f"{shown(path)}: importing it failed: {describe_exception(exc, path)}") from None
-    sys.modules[name] = module  # lets pickle and tracebacks find the module
     return module
 
 

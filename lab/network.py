@@ -6,9 +6,13 @@ links and bridges vanish with the namespaces, so only processes need stopping.
 """
 from __future__ import annotations
 
+import array
 import contextlib
+import fcntl
 import os
 import signal
+import socket
+import struct
 
 from mininet.log import setLogLevel
 from mininet.net import Mininet
@@ -16,6 +20,7 @@ from mininet.node import Host
 from mininet.nodelib import LinuxBridge
 
 from .errors import SetupError
+from .netns import entered
 
 
 class LabHost(Host):
@@ -88,6 +93,27 @@ class Network:
                 os.killpg(shell.pid, signal.SIGKILL)
         for shell in running:
             shell.wait()
+
+
+SIOCETHTOOL, ETHTOOL_STXCSUM = 0x8946, 0x17
+
+
+def checksums_in_software(netns: str, interface: str) -> None:
+    """Have a host's kernel fill in its checksums itself (ETHTOOL_STXCSUM off).
+
+    A veth leaves checksums to a network card that does not exist (checksum
+    offload), so captured frames would carry a partial value, which Wireshark flags
+    and a receiver of the same bytes sent again would reject. A real card fills it in
+    on the way out; with offload off, the capture shows what a receiver checks.
+    """
+    with entered(netns):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        value = array.array("I", [ETHTOOL_STXCSUM, 0])
+        request = struct.pack("16sP", interface.encode(), value.buffer_info()[0])
+        fcntl.ioctl(sock.fileno(), SIOCETHTOOL, request.ljust(40, b"\0"))
+    finally:
+        sock.close()
 
 
 def host_namespaces(hosts) -> set[int]:

@@ -22,7 +22,7 @@ from .exercise import DONE, RAISED, TIMEOUT, TODO, Exercise, Outcome
 from .firewall import Firewall
 from .kernel import KernelView
 from .netns import entered, netns_path
-from .network import Network
+from .network import Network, checksums_in_software
 from .paths import shown
 from .registry import RunRecord, clean
 from .port import HostPort
@@ -69,6 +69,7 @@ class HostHandle:
         self.switch_port = (link.intf2 if link.intf1 is interface else link.intf1).name
         self.ip = node.IP()
         self.mac = self.kernel.link(self.interface).mac
+        checksums_in_software(self.netns, self.interface)
         self._port: HostPort | None = None
         self._firewall: Firewall | None = None
         self._sockets: list[socket.socket] = []
@@ -115,9 +116,9 @@ class HostHandle:
 def with_checksums(packet) -> bytes:
     """The frame's bytes with its IP and TCP/UDP checksums computed.
 
-    Between veths the kernel leaves checksums to a hardware that does not exist
-    (checksum offload), so a captured frame may carry a partial one; sent again as
-    it was, the receiver would drop it as corrupt.
+    Hosts compute their checksums in software (checksums_in_software), but a kernel
+    without that ioctl would leave a partial one in the frame; sent again as it was,
+    the receiver would drop it as corrupt.
     """
     for layer in (IP, TCP, UDP):
         if layer in packet:

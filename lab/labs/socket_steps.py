@@ -284,8 +284,8 @@ def grade_udp_client(ev: dict, wire) -> Verdict:
     if ev["client"]["value"] != MESSAGE:
         return Verdict("udp-client", FAIL, f"returned {ev['client']['value']!r}",
                        "return the data recvfrom() gave (the first item of its pair)")
-    return Verdict("udp-client", PASS, f"sendto() put one datagram on the wire at once (no set-up); "
-                                       f"recvfrom() returned the echo")
+    return Verdict("udp-client", PASS, "sendto() put one datagram on the wire at once (no set-up); "
+                                       "recvfrom() returned the echo")
 
 
 LAB = Lab(

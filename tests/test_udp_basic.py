@@ -1,0 +1,152 @@
+"""udp-basic on a real network: the reference passes and tshark reads the same capture
+(length fields, good checksums, one datagram each way, the port unreachable quoting the
+student's datagram, no TCP); the untouched exercise is not done; typical mistakes fail
+with their hint while the other checks pass; h1's kernel never sends a port
+unreachable; and a run leaves nothing behind."""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, host_state, lab
+
+pytestmark = pytest.mark.root
+
+REFERENCE = ROOT / "solutions" / "udp_basic.py"
+FIELDS = ("frame.interface_name", "ip.src", "ip.dst", "ip.proto", "udp.srcport", "udp.dstport",
+          "udp.length", "udp.checksum.status", "icmp.type", "icmp.code")
+H1_PORT = "s1-eth1"  # every frame between h1 and h2 crosses both switch ports: count it once, here
+
+
+def check_json(*args: str) -> tuple[int, dict]:
+    result = lab("check", "udp-basic", "--json", *args)
+    assert result.stdout, result.stderr
+    return result.returncode, json.loads(result.stdout)
+
+
+def attempt(tmp_path: Path, code: str) -> Path:
+    path = tmp_path / "attempt.py"
+    path.write_text(REFERENCE.read_text() + "\n\n" + code)
+    return path
+
+
+def tshark(pcap: Path) -> list[dict]:
+    """One row per frame as h1's switch port saw it; a field of an ICMP error holds
+    the outer value, then the quoted datagram's, comma-separated."""
+    command = ["tshark", "-r", str(pcap), "-o", "udp.check_checksum:TRUE", "-T", "fields"]
+    for name in FIELDS:
+        command += ["-e", name]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rows = [dict(zip(FIELDS, line.split("\t"))) for line in out.splitlines()]
+    return [row for row in rows if row["frame.interface_name"] == H1_PORT]
+
+
+def h1_port_unreachables(rows: list[dict]) -> list[dict]:
+    return [r for r in rows if r["ip.src"].startswith("10.0.0.1") and r["icmp.type"] == "3"]
+
+
+def test_reference_passes_and_tshark_agrees(tmp_path):
+    pcap = tmp_path / "ref.pcapng"
+    code, document = check_json("--solution", "--pcap", str(pcap))
+    assert code == 0 and {c["status"] for c in document["checks"]} == {"pass"}
+    rows = tshark(pcap)
+    assert not [r for r in rows if r["ip.proto"] == "6"], "no TCP at all: no handshake, no teardown"
+    datagrams = [r for r in rows if r["ip.proto"] == "17"]
+    to_echo = [r for r in datagrams if (r["udp.srcport"], r["udp.dstport"]) == ("40000", "7000")]
+    echoes = [r for r in datagrams if (r["udp.srcport"], r["udp.dstport"]) == ("7000", "40000")]
+    assert len(to_echo) == 1 and len(echoes) == 1, "exactly one datagram each way for the echo"
+    data = len(b"hello, h2\n")
+    for row in to_echo + echoes:
+        assert row["udp.length"] == str(8 + data) and row["udp.checksum.status"] == "1", row  # 1: good
+    probe = [r for r in datagrams if r["udp.dstport"] == "7001"]
+    assert len(probe) == 1 and probe[0]["udp.checksum.status"] == "1"
+    # h2's ICMP port unreachable, quoting the student's datagram to the unbound port
+    errors = [r for r in rows if r["icmp.type"] == "3" and r["icmp.code"] == "3"]
+    assert len(errors) == 1
+    error = errors[0]
+    assert error["ip.src"] == "10.0.0.2,10.0.0.1" and error["ip.dst"] == "10.0.0.1,10.0.0.2"
+    assert (error["udp.srcport"], error["udp.dstport"], error["udp.length"]) == ("40000", "7001",
+                                                                                probe[0]["udp.length"])
+    assert [r["icmp.code"] for r in rows if r["ip.proto"] == "1,253"] == ["2"]  # protocol unreachable
+    assert h1_port_unreachables(rows) == [], "h1's kernel sent a port unreachable: the guard failed"
+    # the report says what tshark says
+    summaries = [f["summary"] for f in document["frames"]]
+    assert "IP 10.0.0.2 > 10.0.0.1: ICMP 10.0.0.2 udp port 7001 unreachable" in summaries
+    assert "IP 10.0.0.1.40000 > 10.0.0.2.7000: UDP, length 10" in summaries
+    assert "IP 10.0.0.2.7000 > 10.0.0.1.40000: UDP, length 10" in summaries
+    states = [s["state"] for step in document["steps"] for s in step["states"] if s["host"] == "h2"]
+    assert states[0] == "UNCONNECTED 10.0.0.2:7000" and states[-1] == "no UDP socket on port 7000"
+
+
+def test_untouched_exercise_is_not_done(tmp_path):
+    code, document = check_json("--pcap", str(tmp_path / "c.pcapng"))
+    assert code == 1 and {c["status"] for c in document["checks"]} == {"not done"}
+    assert lab("run", "udp-basic", "--pcap", str(tmp_path / "r.pcapng")).returncode == 0
+
+
+MISTAKES = [
+    ("wrong-port", """
+def build_datagram(my_ip, peer_ip, my_port, peer_port, data):
+    return IP(src=my_ip, dst=peer_ip) / UDP(sport=peer_port, dport=my_port) / data
+""", "datagram", "the ports are swapped"),
+    ("fixed-port", """
+def build_datagram(my_ip, peer_ip, my_port, peer_port, data):
+    return IP(src=my_ip, dst=peer_ip) / UDP(sport=my_port, dport=7000) / data
+""", "datagram", "this time the lab asked for peer_port=7001"),
+    ("no-udp-layer", """
+def build_datagram(my_ip, peer_ip, my_port, peer_port, data):
+    return IP(src=my_ip, dst=peer_ip) / data
+""", "datagram", "the datagram has no UDP layer"),
+    ("bad-checksum", """
+def build_datagram(my_ip, peer_ip, my_port, peer_port, data):
+    return IP(src=my_ip, dst=peer_ip) / UDP(sport=my_port, dport=peer_port, chksum=0x1234) / data
+""", "datagram", "h2's kernel silently drops a datagram whose checksum is wrong"),
+    ("length-without-header", """
+def udp_length(data):
+    return len(data)
+""", "length", "the UDP length counts its own 8-byte header too"),
+    ("echo-with-header", """
+def parse_echo(reply):
+    return bytes(reply[UDP])
+""", "echo", "that still has the UDP header's 8 bytes in front"),
+    ("only-type-3", """
+def is_port_unreachable(packet):
+    return ICMP in packet and packet[ICMP].type == 3
+""", "unreachable", "the code says what was unreachable"),
+    ("only-code-3", """
+def is_port_unreachable(packet):
+    return ICMP in packet and packet[ICMP].code == 3
+""", "unreachable", "type 5 code 3 is a redirect"),
+]
+
+
+@pytest.mark.parametrize("code, check, hint", [m[1:] for m in MISTAKES], ids=[m[0] for m in MISTAKES])
+def test_typical_mistakes_fail_with_their_hint(tmp_path, code, check, hint):
+    pcap = tmp_path / "c.pcapng"
+    status, document = check_json("--exercise", str(attempt(tmp_path, code)), "--pcap", str(pcap))
+    checks = {c["id"]: c for c in document["checks"]}
+    assert status == 1
+    assert checks[check]["status"] == "fail" and hint in checks[check]["hint"], checks[check]
+    # only the mistaken part fails: the lab carried on with the reference's datagram
+    assert [c["status"] for c in checks.values() if c["id"] != check] == ["pass"] * (len(checks) - 1)
+    assert h1_port_unreachables(tshark(pcap)) == []
+
+
+def test_raising_on_a_packet_without_icmp_is_reported(tmp_path):
+    code = "def is_port_unreachable(packet):\n    return packet[ICMP].type == 3 and packet[ICMP].code == 3\n"
+    status, document = check_json("--exercise", str(attempt(tmp_path, code)),
+                                  "--pcap", str(tmp_path / "c.pcapng"))
+    checks = {c["id"]: c for c in document["checks"]}
+    assert status == 1 and checks["unreachable"]["status"] == "fail"
+    assert "IndexError" in checks["unreachable"]["detail"]
+
+
+def test_run_leaves_nothing_behind(tmp_path):
+    before = host_state()
+    assert lab("run", "udp-basic", "--solution", "--pcap", str(tmp_path / "c.pcapng")).returncode == 0
+    assert host_state() == before
+    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    assert "inet lab" not in tables
