@@ -146,8 +146,10 @@ def render_ladder(step, wire: Wire, result: Result, style: Style, out) -> None:
         if not between or not (TCP in packet or UDP in packet):
             out(f"   {stamp}" + style(f"{'':14}({summary(packet)})", "dim"))
             continue
+        data = payload(packet)
         relative, absolute = segment_label(packet, isns) if TCP in packet else (
-            f"UDP len={len(payload(packet))}", f"{packet[UDP].sport} > {packet[UDP].dport}")
+            f"UDP length={packet[UDP].len} data={len(data)} B" + (f" {data[:16]!r}" if data else ""),
+            f"{packet[UDP].sport} > {packet[UDP].dport}, checksum {packet[UDP].chksum:#06x}")
         body = f" {relative} "
         if packet[IP].src == left_ip:
             arrow = line * 3 + body + line * max(3, ARROW_WIDTH - len(body) - 4) + head_right

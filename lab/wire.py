@@ -148,6 +148,9 @@ def summary(packet: Packet) -> str:
         return text + f", win {tcp.window}, length {len(payload(packet))}"
     if UDP in packet:
         return f"IP {packet[IP].src}.{packet[UDP].sport} > {packet[IP].dst}.{packet[UDP].dport}: UDP, length {len(payload(packet))}"
+    if ICMP in packet and packet[ICMP].type == 3 and IPerror in packet:
+        return (f"IP {packet[IP].src} > {packet[IP].dst}: ICMP {packet[IPerror].dst} "
+                f"{packet[ICMP].sprintf('%ICMP.code%')} (protocol {packet[IPerror].proto})")
     if ICMP in packet:
         return f"IP {packet[IP].src} > {packet[IP].dst}: ICMP {packet[ICMP].sprintf('%ICMP.type%')}"
     return packet.summary()
