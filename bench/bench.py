@@ -10,7 +10,9 @@ all alike, and medians keep one unlucky run from deciding.
 The targets (TARGETS): arp-basic a median of at most 1 s and at most 2.5 times the
 baseline; tcp-handshake under 2 s; tcp-teardown under 2 s not counting the
 TIME_WAIT_WATCH seconds it sleeps on purpose to show TIME_WAIT ticking down (its
-deliberate wait for one retransmission timeout, ~0.2 s, is counted).
+deliberate wait for one retransmission timeout, ~0.2 s, is counted); udp-basic and
+socket-steps under 2 s; tcp-vs-udp, which sends hundreds of messages through a lossy
+link and waits for TCP's retransmissions, under 3 s.
 
 Then each lab's time is split into phases, so a miss points at its cause: interpreter
 start and the heavy imports, each timed as a process of its own, and one lab run phase
@@ -57,6 +59,9 @@ TARGETS = {
     "arp-basic": (("median", "<=", 1.0), ("ratio", "<=", 2.5)),
     "tcp-handshake": (("median", "<", 2.0),),
     "tcp-teardown": (("net", "<", 2.0),),
+    "udp-basic": (("median", "<", 2.0),),
+    "socket-steps": (("median", "<", 2.0),),
+    "tcp-vs-udp": (("median", "<", 3.0),),
 }
 COMPARE = {"<": operator.lt, "<=": operator.le}
 # (key, label) of each measurement, in the order they happen
