@@ -120,6 +120,7 @@ def with_checksums(packet) -> bytes:
     without that ioctl would leave a partial one in the frame; sent again as it was,
     the receiver would drop it as corrupt.
     """
+    packet = packet.copy()  # the wire's dissected frames are shared
     for layer in (IP, TCP, UDP):
         if layer in packet:
             del packet[layer].chksum

@@ -6,6 +6,7 @@ sender), and remembers the other ports it was seen on.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from scapy.layers.inet import ICMP, IP, TCP, UDP, IPerror, UDPerror
@@ -32,8 +33,9 @@ class Seen:
     interfaces: tuple[str, ...]
     data: bytes
 
-    @property
+    @functools.cached_property
     def packet(self) -> Packet:
+        """The frame dissected by scapy, once (treat it as read-only)."""
         return Ether(self.data)
 
 
