@@ -6,6 +6,7 @@ so `python -m pytest -m "not root"` is the quick, unprivileged subset.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -84,3 +85,30 @@ def wait_gone(processes: dict[int, str], timeout: float = 5.0) -> list[int]:
     while (left := alive(processes)) and time.monotonic() < deadline:
         time.sleep(0.05)
     return left
+
+
+SUMMARY = re.compile(r"IP ([\d.]+)\.(\d+) > ([\d.]+)\.(\d+): Flags \[([SFRP.]*)\], seq (\d+)(?:, ack (\d+))?")
+TSHARK_FLAGS = {0x02: "S", 0x12: "S.", 0x10: ".", 0x18: "P.", 0x11: "F.", 0x01: "F", 0x04: "R", 0x14: "R."}
+
+
+def tshark_segments(pcap: Path) -> set[tuple]:
+    out = subprocess.run(["tshark", "-r", str(pcap), "-Y", "tcp", "-T", "fields", "-e", "ip.src",
+                          "-e", "tcp.srcport", "-e", "ip.dst", "-e", "tcp.dstport", "-e", "tcp.flags",
+                          "-e", "tcp.seq_raw", "-e", "tcp.ack_raw"],
+                         capture_output=True, text=True, check=True).stdout
+    rows = set()
+    for line in out.splitlines():
+        src, sport, dst, dport, flags, seq, ack = line.split("\t")
+        letters = TSHARK_FLAGS[int(flags, 16)]
+        rows.add((src, int(sport), dst, int(dport), letters, int(seq), int(ack) if "." in letters else None))
+    return rows
+
+
+def reported_segments(document: dict) -> set[tuple]:
+    rows = set()
+    for frame in document["frames"]:
+        match = SUMMARY.match(frame["summary"])
+        if match:
+            src, sport, dst, dport, flags, seq, ack = match.groups()
+            rows.add((src, int(sport), dst, int(dport), flags, int(seq), int(ack) if ack else None))
+    return rows

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from conftest import ROOT, lab
+from conftest import ROOT, lab, reported_segments, tshark_segments
 
 pytestmark = pytest.mark.root
 REFERENCE = ROOT / "solutions" / "socket_steps.py"
@@ -24,8 +24,10 @@ def notes(document: dict) -> str:
 
 
 def test_reference_passes_and_the_experiments_show_linux(tmp_path):
-    code, document = check_json("--solution", "--pcap", str(tmp_path / "c.pcapng"))
+    pcap = tmp_path / "c.pcapng"
+    code, document = check_json("--solution", "--pcap", str(pcap))
     assert code == 0 and {c["status"] for c in document["checks"]} == {"pass"}
+    assert tshark_segments(pcap) == reported_segments(document)  # the report agrees with tshark
     checks = {c["id"]: c["detail"] for c in document["checks"]}
     assert "listen() sent nothing" in checks["tcp-server"] and "close() sent the FIN" in checks["tcp-server"]
     assert "connect() sent the SYN" in checks["tcp-client"]

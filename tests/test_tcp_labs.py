@@ -13,16 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, descendants, host_state, lab, wait_gone
+from conftest import ROOT, descendants, host_state, lab, reported_segments, tshark_segments, wait_gone
 
 pytestmark = pytest.mark.root
 
 HANDSHAKE = ROOT / "solutions" / "tcp_handshake.py"
 TEARDOWN = ROOT / "solutions" / "tcp_teardown.py"
-SUMMARY = re.compile(r"IP ([\d.]+)\.(\d+) > ([\d.]+)\.(\d+): Flags \[([SFRP.]*)\], seq (\d+)(?:, ack (\d+))?")
-TSHARK_FLAGS = {0x02: "S", 0x12: "S.", 0x10: ".", 0x18: "P.", 0x11: "F.", 0x01: "F", 0x04: "R", 0x14: "R."}
-
-
 def check_json(name: str, *args: str) -> tuple[int, dict]:
     result = lab("check", name, "--json", *args)
     assert result.stdout, result.stderr
@@ -46,29 +42,6 @@ def in_order(sequence: list[str], wanted: list[str]) -> bool:
         if position < len(wanted) and wanted[position] in state:
             position += 1
     return position == len(wanted)
-
-
-def tshark_segments(pcap: Path) -> set[tuple]:
-    out = subprocess.run(["tshark", "-r", str(pcap), "-Y", "tcp", "-T", "fields", "-e", "ip.src",
-                          "-e", "tcp.srcport", "-e", "ip.dst", "-e", "tcp.dstport", "-e", "tcp.flags",
-                          "-e", "tcp.seq_raw", "-e", "tcp.ack_raw"],
-                         capture_output=True, text=True, check=True).stdout
-    rows = set()
-    for line in out.splitlines():
-        src, sport, dst, dport, flags, seq, ack = line.split("\t")
-        letters = TSHARK_FLAGS[int(flags, 16)]
-        rows.add((src, int(sport), dst, int(dport), letters, int(seq), int(ack) if "." in letters else None))
-    return rows
-
-
-def reported_segments(document: dict) -> set[tuple]:
-    rows = set()
-    for frame in document["frames"]:
-        match = SUMMARY.match(frame["summary"])
-        if match:
-            src, sport, dst, dport, flags, seq, ack = match.groups()
-            rows.add((src, int(sport), dst, int(dport), flags, int(seq), int(ack) if ack else None))
-    return rows
 
 
 @pytest.mark.parametrize("name", ["tcp-handshake", "tcp-teardown"])
