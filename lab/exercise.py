@@ -65,6 +65,16 @@ def progress(path: Path, todos: tuple[str, ...]) -> dict[str, bool]:
     return {todo: todo in bodies and not untouched(bodies[todo]) for todo in todos}
 
 
+def imports_in_time(path: Path, timeout: float = 5.0) -> None:
+    """Import the student's file once in a child first: a loop at its top level then
+    ends in a clear message instead of hanging the run."""
+    status, _, _, _ = Call(lambda: load_file(path, ExerciseError, "lab_probe") and None, (),
+                           "/proc/self/ns/net", timeout).wait()
+    if status == TIMEOUT:
+        raise ExerciseError(f"{shown(path)}: importing it did not finish within {timeout:g} s; "
+                            "is there a loop or a blocking call outside any function?")
+
+
 class Exercise:
     """The student's module (or the reference, with --solution) and the reference."""
 
@@ -74,6 +84,8 @@ class Exercise:
         self.reference_path = SOLUTIONS / f"{name}.py"
         self.path = self.reference_path if solution else (path or EXERCISES / f"{name}.py")
         self.reference = load_file(self.reference_path, LabDefinitionError, "lab_solution")
+        if not solution:
+            imports_in_time(self.path)
         self.module = self.reference if solution else load_file(self.path, ExerciseError, "lab_exercise")
         for todo in todos:
             if not callable(getattr(self.reference, todo, None)):

@@ -71,6 +71,14 @@ def test_student_code_that_does_not_import(tmp_path, untouched_host):
     assert result.stderr.strip().endswith("broken.py, line 1: invalid syntax; fix the syntax and retry")
 
 
+def test_student_file_that_hangs_on_import(tmp_path, untouched_host):
+    stuck = tmp_path / "stuck.py"
+    stuck.write_text("while True:\n    pass\n")
+    result = lab("check", "arp-basic", "--exercise", str(stuck))
+    assert result.returncode == 1
+    assert "stuck.py: importing it did not finish within 5 s" in result.stderr
+
+
 def test_student_code_that_hangs_is_stopped(tmp_path, untouched_host):
     started = time.monotonic()
     result = lab("run", "arp-basic", "--exercise", str(variant(tmp_path, HANG)),
