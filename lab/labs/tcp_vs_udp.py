@@ -22,7 +22,7 @@ import time
 from scapy.layers.inet import IP, TCP
 
 from lab.definition import FAIL, PASS, CheckSpec, Lab, Verdict
-from lab.errors import LabDefinitionError
+from lab.errors import ScenarioError
 from lab.impair import NO_NETEM, netem, netem_missing, random_loss
 from lab.peers import accept, listen, states
 from lab.port import HostPort
@@ -56,6 +56,19 @@ Linux kernels: the handshake TCP needs and UDP does not; three sends read back a
 one read or as three; 200 numbered messages over a link that drops a random 10 % of
 packets (an nft rule at h2's door), counted as they arrive; TCP's retransmissions
 counted on the wire; and the kernel's memory for each socket, read with sock_diag."""
+
+
+def connected(h1, h2, server, port: int):
+    """(h1's client, h2's accepted socket) of a connection whose sends each make a
+    segment of their own (TCP_NODELAY), so the wire shows one segment per send()."""
+    client = h1.socket()
+    client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    client.settimeout(1.0)
+    client.connect((h2.ip, port))
+    connection = poll(lambda: accept(server), 0.5)
+    if connection is None:
+        raise ScenarioError(f"h2 did not accept h1's connection to port {port}")
+    return client, connection
 
 
 def message(number: int) -> bytes:
@@ -176,13 +189,7 @@ def scenario(run) -> None:
         receiver = h2.socket(socket.SOCK_DGRAM)
         receiver.bind((h2.ip, BOUNDARY_UDP))
         h1.cmd("ping -c1 -W1", h2.ip)
-        client = h1.socket()
-        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # one segment per send()
-        client.settimeout(1.0)
-        client.connect((h2.ip, BOUNDARY_TCP))
-        connection = poll(lambda: accept(server), 0.5)
-        if connection is None:
-            raise LabDefinitionError("h2 did not accept h1's connection")
+        client, connection = connected(h1, h2, server, BOUNDARY_TCP)
         keep.append(connection)
         run.state(h1, states(h1, BOUNDARY_TCP))
         run.state(h2, states(h2, BOUNDARY_TCP))
@@ -239,7 +246,7 @@ def boundaries(run, h1, h2, client, connection, receiver) -> None:
         if not poll(lambda: peek(connection) == total, 1.0) or not poll(
                 lambda: sum(h2.switch_port in f.interfaces
                             for f in run.wire().udp(dport=BOUNDARY_UDP)) >= len(THREE), 1.0):
-            raise LabDefinitionError("h2 did not get the three messages within 1 s")
+            raise ScenarioError("h2 did not get the three messages within 1 s")
         snapshot = {"tcp h1": memory(h1, "tcp", BOUNDARY_TCP, local=False),
                     "tcp h2": memory(h2, "tcp", BOUNDARY_TCP),
                     "udp h1": memory(h1, "udp", sender.getsockname()[1]),
@@ -270,13 +277,7 @@ def tcp_experiment(run, h1, h2, keep) -> dict:
     """MESSAGES numbered messages over TCP through the lossy door. No step is open: the
     report would list every frame; the table and the capture show them instead."""
     server = listen(h2, LOSSY_TCP)
-    client = h1.socket()
-    client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    client.settimeout(1.0)
-    client.connect((h2.ip, LOSSY_TCP))
-    connection = poll(lambda: accept(server), 0.5)
-    if connection is None:
-        raise LabDefinitionError("h2 did not accept the experiment's connection")
+    client, connection = connected(h1, h2, server, LOSSY_TCP)
     keep.append(connection)
     h1.cmd("sysctl -qw net.ipv4.tcp_autocorking=0")  # else it packs waiting sends into one segment
     port = client.getsockname()[1]
@@ -369,7 +370,7 @@ def deliver_again(run, receiver, data: bytes) -> None:
         return [f for f in run.wire().udp(dport=LATE_UDP) if payload(f.packet) == data]
     frames = poll(captured, 0.5)
     if not frames:
-        raise LabDefinitionError(f"the datagram {data!r} is not in the capture")
+        raise ScenarioError(f"the datagram {data!r} is not in the capture")
     run.event(f"the lab delivers datagram {int(data)} to h2")
     with HostPort(f"/proc/{os.getpid()}/ns/net", receiver.switch_port) as port:
         port.send(with_checksums(frames[0].packet))
