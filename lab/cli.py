@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import shutil
 import sys
@@ -27,18 +28,25 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except LabError as exc:
-        print(f"lab: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return fail(args, str(exc), exc.exit_code)
     except KeyboardInterrupt:
-        print("lab: interrupted; the run's network and processes are gone", file=sys.stderr)
-        return 130
+        return fail(args, "interrupted; the run's network and processes are gone", 130)
     except Exception:
         if os.environ.get("LAB_DEBUG"):
             traceback.print_exc()
         kind, value = sys.exc_info()[:2]
-        print(f"lab: internal error: {kind.__name__}: {value} (a bug in the lab; "
-              "LAB_DEBUG=1 shows the traceback)", file=sys.stderr)
-        return 70
+        return fail(args, f"internal error: {kind.__name__}: {value} (a bug in the lab; "
+                          "LAB_DEBUG=1 shows the traceback)", 70)
+
+
+def fail(args, message: str, code: int) -> int:
+    """One line on stderr; with --json, also one JSON document on stdout, so an
+    autograder reads every ending the same way."""
+    print(f"lab: {message}", file=sys.stderr)
+    if getattr(args, "json", False):
+        print(json.dumps({"lab": getattr(args, "lab", None), "status": "error", "exit_code": code,
+                          "error": message, "seed": getattr(args, "seed", None)}, indent=2))
+    return code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--pcap", type=Path, metavar="PATH",
                          help="where to write the capture (default: captures/LAB.pcapng)")
         sub.add_argument("--json", action="store_true", help="print one JSON result on stdout instead of text")
+        sub.add_argument("--seed", type=int, metavar="N",
+                         help="replay the run that printed this seed (same addresses, ports and cases)")
         sub.set_defaults(handler=handler)
 
     shell = commands.add_parser("shell", help="Mininet's own CLI on a topology from topologies/",
@@ -126,7 +136,11 @@ def _run(args, grading_only: bool) -> int:
     if args.exercise is not None and not args.exercise.is_file():
         raise UsageError(f"--exercise {args.exercise}: no such file")
     capture = args.pcap or CAPTURES / f"{lab.name}.pcapng"
-    result = execute(lab, solution=args.solution, capture_path=capture, exercise_path=args.exercise)
+    if args.seed is None:
+        from .runner import new_seed
+        args.seed = new_seed()
+    result = execute(lab, solution=args.solution, capture_path=capture, exercise_path=args.exercise,
+                     seed=args.seed)
     if args.json:
         print(as_json(result))
     elif grading_only:
@@ -149,7 +163,8 @@ def render_checks_only(result) -> None:
             print(f"         {verdict.detail}")
             if verdict.hint:
                 print(f"         hint: {verdict.hint}")
-    print(("PASSED" if result.passed else "NOT PASSED") + f"  (capture: {shown(result.capture)})")
+    print(("PASSED" if result.passed else "NOT PASSED") + f"  (capture: {shown(result.capture)}, "
+          f"seed {result.seed}: --seed {result.seed} replays it)")
 
 
 def cmd_run(args) -> int:

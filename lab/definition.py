@@ -49,6 +49,7 @@ class Lab:
     intro: str
     scenario: Callable[[Any], None]
     grade: Callable[[dict, Any], Iterable[Verdict]]
+    returns: dict = field(default_factory=dict)  # TODO -> its kind (lab/kinds.py)
     topology_args: tuple = ()
     summary: str = ""
     extra: dict = field(default_factory=dict)
@@ -56,6 +57,9 @@ class Lab:
     def __post_init__(self) -> None:
         if not LAB_NAME.match(self.name):
             raise LabDefinitionError(f"lab name {self.name!r} must be kebab-case, like arp-basic")
+        for todo in self.todos:
+            if todo not in self.returns:
+                raise LabDefinitionError(f"lab {self.name}: returns has no kind for TODO {todo}")
         for check in self.checks:
             if check.todo not in self.todos:
                 raise LabDefinitionError(f"lab {self.name}: check {check.id} grades unknown TODO {check.todo}")

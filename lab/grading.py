@@ -2,7 +2,12 @@
 capture, and turn the first mistake found into a verdict with its hint."""
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from .definition import FAIL, Verdict
+from .sandbox import DONE
 
 LAB_FAULT = "this is a fault of the lab, not yours: please report it"
 
@@ -32,3 +37,36 @@ def first_mistake(check: str, detail: str, mistakes: list[tuple[bool, str]]) -> 
 def before(frames: list, moment: float | None) -> list:
     """The frames earlier than moment (all of them if moment is None)."""
     return [f for f in frames if moment is None or f.time < moment]
+
+
+@dataclass(frozen=True)
+class Cases:
+    """How a pure function did on the live case and the hidden ones."""
+
+    right: int
+    total: int
+    wrong: tuple | None   # the first case it got wrong: (index, what it gave, what was right)
+    constant: bool        # one answer for cases whose right answers differ
+
+    @property
+    def summary(self) -> str:
+        return f"right in {self.right} of {self.total} cases"
+
+
+def score(live_right: bool, results: tuple, truths: list, same: Callable = operator.eq) -> Cases:
+    """Score Outcome.cases (one (status, value) per hidden case) against their right
+    answers, which the lab made itself when it made the case. Index 0 is the live case."""
+    right, wrong, answers = int(live_right), None if live_right else (0, None, None), []
+    for index, ((status, value), truth) in enumerate(zip(results, truths), 1):
+        good = status == DONE and same(value, truth)
+        right += good
+        answers.append(repr(value) if status == DONE else None)
+        if not good and wrong is None:
+            wrong = (index, value if status == DONE else f"no answer: {value}", truth)
+    constant = len(truths) > 1 and None not in answers and len(set(answers)) == 1 \
+        and len({repr(t) for t in truths}) > 1
+    return Cases(right, len(truths) + 1, wrong, constant)
+
+
+CONSTANT_HINT = ("it gives the same answer whatever its arguments: compute the answer from them "
+                 "instead of returning a constant")

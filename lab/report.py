@@ -12,7 +12,7 @@ import textwrap
 from typing import TextIO
 
 from .definition import FAIL, NOT_DONE, PASS
-from .exercise import DONE, RAISED, TIMEOUT
+from .exercise import DONE, RAISED, TIMEOUT, WRONG
 from .paths import shown
 from .runner import Result
 from .wire import BROADCAST, IP, TCP, UDP, Wire, flag_names, layers, payload, summary
@@ -39,7 +39,7 @@ STATUS_COLOUR = {PASS: "green", FAIL: "red", NOT_DONE: "yellow"}
 def outcome_label(outcome, solution: bool) -> tuple[str, str]:
     if outcome.status == DONE:
         return f"{outcome.todo}(): {'reference solution' if solution else 'your code'}", "green"
-    if outcome.status in (RAISED, TIMEOUT):
+    if outcome.status in (RAISED, TIMEOUT, WRONG):
         if not outcome.replaced:
             return f"{outcome.todo}(): your code failed: {outcome.detail}", "red"
         return f"{outcome.todo}(): REFERENCE ran, because {outcome.detail}", "red"
@@ -62,7 +62,7 @@ def render(result: Result, stream: TextIO = sys.stdout) -> None:
     for name, (ip, mac) in result.hosts.items():
         out(f"  {name}  {ip:<10} {mac}")
     source = "reference solution (--solution)" if result.solution else "your exercise"
-    out(style(f"  code: {source}", "dim"))
+    out(style(f"  code: {source}; seed {result.seed} (--seed {result.seed} replays this run)", "dim"))
     wire = Wire(result.frames)
     macs = names_by_mac(result)
     for number, step in enumerate(result.steps, 1):
@@ -164,6 +164,8 @@ def as_json(result: Result) -> str:
     macs = names_by_mac(result)
     document = {
         "lab": result.lab.name,
+        "status": "passed" if result.passed else "not passed",
+        "seed": result.seed,
         "solution": result.solution,
         "passed": result.passed,
         "checks": [{"id": v.id, "todo": result.lab.check(v.id).todo, "title": result.lab.check(v.id).title,

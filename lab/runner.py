@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import time
@@ -18,7 +19,7 @@ from pathlib import Path
 from . import topology
 from .capture import Capture, Frame, owned_by_caller, read_frames
 from .definition import FAIL, NOT_DONE, PASS, Lab, Verdict
-from .exercise import DONE, RAISED, TIMEOUT, TODO, Exercise, Outcome
+from .exercise import DONE, RAISED, TIMEOUT, TODO, WRONG, Exercise, Outcome
 from .firewall import Firewall
 from .kernel import KernelView
 from .netns import entered, netns_path
@@ -130,8 +131,10 @@ def with_checksums(packet) -> bytes:
 class Run:
     """What a lab's scenario works with."""
 
-    def __init__(self, lab: Lab, exercise: Exercise, network: Network, capture: Capture):
+    def __init__(self, lab: Lab, exercise: Exercise, network: Network, capture: Capture,
+                 rng: random.Random):
         self.lab = lab
+        self.rng = rng  # every value a lab draws comes from here, so --seed replays a run
         self.capture = capture
         self.exercise = exercise
         self.network = network
@@ -204,9 +207,14 @@ class Run:
             time.sleep(interval)
         return True
 
-    def student(self, todo: str, host: HostHandle, *args, timeout: float = 2.0) -> Outcome:
-        """Call the student's todo(*args) as host; the reference stands in if needed."""
-        outcome = self.exercise.call(todo, host.netns, *args, timeout=timeout)
+    def student(self, todo: str, host: HostHandle, *args, timeout: float = 2.0,
+                extra: list[tuple] = ()) -> Outcome:
+        """Call the student's todo(*args) as host; the reference stands in if needed.
+
+        extra: more argument tuples for a pure function, graded as hidden cases; their
+        results come back in Outcome.cases (see Exercise.call).
+        """
+        outcome = self.exercise.call(todo, host.netns, *args, timeout=timeout, extra=extra)
         self.steps[-1].outcomes.append(outcome)
         return outcome
 
@@ -221,7 +229,7 @@ class Run:
 
     def outcomes(self) -> dict[str, Outcome]:
         """The least successful outcome of each TODO that was called."""
-        rank = {DONE: 0, TODO: 1, TIMEOUT: 2, RAISED: 3}
+        rank = {DONE: 0, TODO: 1, WRONG: 2, TIMEOUT: 3, RAISED: 4}
         worst: dict[str, Outcome] = {}
         for step in self.steps:
             for outcome in step.outcomes:
@@ -246,6 +254,7 @@ class Result:
     started: float
     hosts: dict[str, tuple[str, str]]  # name -> (ip, mac)
     timings: dict[str, float]
+    seed: int
 
     @property
     def passed(self) -> bool:
@@ -253,19 +262,32 @@ class Result:
 
     @property
     def student_errors(self) -> list[str]:
-        return [o.detail for o in self.outcomes.values() if o.status in (RAISED, TIMEOUT)]
+        return [o.detail for o in self.outcomes.values() if o.status in (RAISED, TIMEOUT, WRONG)]
 
 
-def execute(lab: Lab, *, solution: bool, capture_path: Path, exercise_path: Path | None = None) -> Result:
-    """Run lab once, end to end. The caller has checked root and entered a private netns."""
+def new_seed() -> int:
+    return random.SystemRandom().randrange(1, 1_000_000)
+
+
+def execute(lab: Lab, *, solution: bool, capture_path: Path, exercise_path: Path | None = None,
+            seed: int | None = None) -> Result:
+    """Run lab once, end to end. The caller has checked root and entered a private netns.
+
+    Every input the run draws (addresses, MACs, ports, payloads, the order of hidden
+    cases) comes from one generator seeded with seed, so `--seed` replays a run.
+    """
     timings = {"start": time.perf_counter()}
-    exercise = Exercise(lab.exercise, lab.todos, solution, exercise_path)
+    seed = new_seed() if seed is None else seed
+    rng = random.Random(seed)
     topo = topology.load(lab.topology, lab.topology_args)
+    topology.vary(topo, rng)
     clean()
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
     record = RunRecord()
     try:
         with contextlib.ExitStack() as stack:
+            exercise = Exercise(lab.exercise, lab.todos, lab.returns, solution, exercise_path, rng)
+            stack.callback(exercise.close)
             network = Network(topo)
             stack.callback(network.stop)
             for pid in network.pids():
@@ -273,7 +295,8 @@ def execute(lab: Lab, *, solution: bool, capture_path: Path, exercise_path: Path
             capture = Capture(capture_path, network.switch_ports())
             stack.callback(capture.stop)
             capture.start()
-            run = Run(lab, exercise, network, capture)
+            exercise.imported()
+            run = Run(lab, exercise, network, capture, rng)
             stack.callback(run.close)
             # Stop capturing before the lab's sockets close: their goodbyes are not the lab's.
             stack.callback(capture.stop)
@@ -292,7 +315,7 @@ def execute(lab: Lab, *, solution: bool, capture_path: Path, exercise_path: Path
     timings["grade"] = time.perf_counter()
     hosts = {name: (h.ip, h.mac) for name, h in run.hosts.items()}
     return Result(lab, solution, run.steps, frames, verdicts, outcomes, capture_path,
-                  run.started, hosts, timings)
+                  run.started, hosts, timings, seed)
 
 
 def grade(lab: Lab, evidence: dict, frames: list[Frame], outcomes: dict[str, Outcome],
@@ -307,10 +330,11 @@ def grade(lab: Lab, evidence: dict, frames: list[Frame], outcomes: dict[str, Out
         elif outcome.status == TODO:
             verdicts.append(Verdict(spec.id, NOT_DONE, outcome.detail,
                                     f"write {spec.todo}() in {exercise_file}; the reference ran in its place"))
-        elif outcome.status in (RAISED, TIMEOUT):
+        elif outcome.status in (RAISED, TIMEOUT, WRONG):
             # The lab may know what the error means (accept() without listen(), ...).
             known = found.get(spec.id)
-            hint = known.hint if known and known.status == FAIL and known.hint else "fix the error above and run again"
+            lab_hint = known.hint if known and known.status == FAIL else ""
+            hint = outcome.hint or lab_hint or "fix the error above and run again"
             verdicts.append(Verdict(spec.id, FAIL, outcome.detail, hint))
         else:
             verdicts.append(found.get(spec.id) or Verdict(spec.id, FAIL, "the lab gave no verdict"))

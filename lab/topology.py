@@ -91,6 +91,30 @@ def check(topo) -> list[str]:
     return problems
 
 
+LAB_RANGE = ipaddress.ip_network("10.0.0.0/16")  # where topology files put their hosts
+
+
+def vary(topo, rng) -> None:
+    """Give this run its own addresses: the hosts' 10.0.x.y move to a subnet drawn
+    within 10.0.0.0/8 (the host part kept, so h2 still ends in .2), and every host
+    gets a drawn, locally administered MAC. Code that hard-codes an address fails."""
+    offset = rng.randrange(1, 255) << 16 | rng.randrange(0, 240) << 8
+    used: set[str] = set()
+    for host in topo.hosts():
+        info = topo.nodeInfo(host)
+        if info.get("ip"):
+            interface = ipaddress.ip_interface(info["ip"])
+            if interface.ip in LAB_RANGE:
+                info["ip"] = f"{interface.ip + offset}/{interface.network.prefixlen}"
+        mac = None
+        while mac is None or mac in used:
+            octets = [rng.randrange(256) for _ in range(6)]
+            octets[0] = octets[0] & 0xFC | 0x02  # unicast, locally administered
+            mac = ":".join(f"{o:02x}" for o in octets)
+        used.add(mac)
+        info["mac"] = mac
+
+
 def draw(topo) -> str:
     """A plain-text list of the nodes and links, for `lab shell` and the docs."""
     lines = []

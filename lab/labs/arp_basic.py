@@ -17,6 +17,7 @@ from scapy.packet import Packet
 from lab.definition import FAIL, PASS, CheckSpec, Lab, Verdict
 from lab.errors import ScenarioError
 from lab.grading import LAB_FAULT, before, first_mistake, sent_frame
+from lab.kinds import Frame
 from lab.netns import entered, write_sysctl
 from lab.wire import BROADCAST
 
@@ -253,6 +254,8 @@ LAB = Lab(
     topology_args=(3,),
     exercise="arp_basic",
     todos=("build_who_has", "parse_is_at", "find_entry", "build_gratuitous"),
+    returns={"build_who_has": Frame(Ether, ARP), "parse_is_at": tuple[str, str],
+             "find_entry": str | None, "build_gratuitous": Frame(Ether, ARP)},
     checks=(
         CheckSpec("who-has", "build_who_has", "h1's who-has is a broadcast ARP request that h2 answers"),
         CheckSpec("is-at", "parse_is_at", "the is-at reply gives h2's IP and real MAC"),

@@ -295,6 +295,7 @@ LAB = Lab(
     topology_args=(2,),
     exercise="socket_steps",
     todos=("tcp_echo_server", "tcp_echo_client", "udp_echo_server", "udp_echo_client"),
+    returns=dict.fromkeys(("tcp_echo_server", "tcp_echo_client", "udp_echo_server", "udp_echo_client"), bytes),
     checks=(
         CheckSpec("tcp-server", "tcp_echo_server", "TCP server: listen and accept send nothing, close sends FIN"),
         CheckSpec("tcp-client", "tcp_echo_client", "TCP client: connect sends the SYN, close the FIN"),

@@ -13,6 +13,7 @@ from scapy.layers.inet import IP, TCP
 
 from lab.definition import FAIL, PASS, CheckSpec, Lab, Verdict
 from lab.grading import LAB_FAULT, before, first_mistake, sent_frame
+from lab.kinds import Frame
 from lab.peers import accept, connect, listen, received, states
 from lab.segments import SHAPE, describe, deliver, poll, reply_to
 from lab.wire import flag_names, payload
@@ -196,6 +197,8 @@ LAB = Lab(
     topology_args=(2,),
     exercise="tcp_handshake",
     todos=("build_syn", "build_ack", "build_data", "expected_ack"),
+    returns={"build_syn": Frame(IP, TCP), "build_ack": Frame(IP, TCP), "build_data": Frame(IP, TCP),
+             "expected_ack": int},
     checks=(
         CheckSpec("syn", "build_syn", "SYN seq=x, no data; h2 answers SYN-ACK ack=x+1 and is SYN_RECV"),
         CheckSpec("ack", "build_ack", "ACK seq=x+1 ack=y+1 puts h2 in ESTABLISHED"),

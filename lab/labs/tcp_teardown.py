@@ -16,6 +16,7 @@ from scapy.layers.inet import TCP
 from lab.definition import FAIL, PASS, CheckSpec, Lab, Verdict
 from lab.errors import ScenarioError
 from lab.grading import LAB_FAULT, first_mistake, sent_frame
+from lab.kinds import Frame
 from lab.peers import accept, connect, listen, received, states
 from lab.segments import SHAPE, describe, craft, deliver, poll, reply_to, send
 from lab.wire import flag_names
@@ -263,6 +264,7 @@ LAB = Lab(
     topology_args=(2,),
     exercise="tcp_teardown",
     todos=("build_fin", "expected_fin_ack", "build_last_ack"),
+    returns={"build_fin": Frame(IP, TCP), "expected_fin_ack": int, "build_last_ack": Frame(IP, TCP)},
     checks=(
         CheckSpec("fin", "build_fin", "FIN,ACK seq=m puts h2 in CLOSE_WAIT"),
         CheckSpec("fin-ack", "expected_fin_ack", "h2 acknowledges the FIN with m+1"),

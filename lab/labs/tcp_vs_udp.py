@@ -611,6 +611,7 @@ LAB = Lab(
     topology_args=(2,),
     exercise="tcp_vs_udp",
     todos=("split_messages", "tally"),
+    returns={"split_messages": tuple[list[bytes], bytes], "tally": dict[str, int]},
     checks=(
         CheckSpec("split", "split_messages", "a TCP byte stream framed back into its messages"),
         CheckSpec("tally", "tally", "delivered, lost, duplicated and out of order, as the lab counts them"),

@@ -17,6 +17,7 @@ from lab.definition import FAIL, PASS, CheckSpec, Lab, Verdict
 from lab.errors import ScenarioError
 from lab.exercise import DONE, RAISED, TIMEOUT
 from lab.grading import LAB_FAULT, first_mistake, sent_frame
+from lab.kinds import Frame
 from lab.segments import Delivery, as_frame, poll
 from lab.wire import payload, summary
 
@@ -456,6 +457,8 @@ LAB = Lab(
     topology_args=(2,),
     exercise="udp_basic",
     todos=("build_datagram", "parse_echo", "udp_length", "is_port_unreachable"),
+    returns={"build_datagram": Frame(IP, UDP), "parse_echo": bytes, "udp_length": int,
+             "is_port_unreachable": bool},
     checks=(
         CheckSpec("datagram", "build_datagram",
                   "your datagram reaches h2's server with no handshake, and is echoed: one each way"),
