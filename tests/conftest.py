@@ -33,6 +33,28 @@ def lab(*args: str, timeout: float = 60, **kwargs) -> subprocess.CompletedProces
                           text=True, timeout=timeout, env=env, **kwargs)
 
 
+def graded(lab_name: str, exercise: Path, *args: str) -> tuple[int, dict]:
+    """`lab check LAB --exercise FILE --json`, as an instructor grading a class: (exit code,
+    the JSON document), with each check's status also at document["status_of"][id]."""
+    import json
+    result = lab("check", lab_name, "--exercise", str(exercise), "--json",
+                 "--pcap", str(exercise.with_suffix(".pcapng")), *args)
+    try:
+        document = json.loads(result.stdout)
+    except ValueError:
+        raise AssertionError(f"no JSON (exit {result.returncode}): {result.stdout[-500:]} {result.stderr[-2000:]}")
+    document["status_of"] = {c["id"]: c["status"] for c in document.get("checks", [])}
+    document["stderr"] = result.stderr
+    return result.returncode, document
+
+
+def student_file(tmp_path: Path, code: str, name: str = "student.py") -> Path:
+    """A whole student file written from scratch (not built on the reference)."""
+    path = tmp_path / name
+    path.write_text(code)
+    return path
+
+
 def variant(tmp_path: Path, code: str, name: str = "attempt.py") -> Path:
     """The reference solution with some functions redefined: a typical student attempt."""
     path = tmp_path / name

@@ -11,7 +11,7 @@ import random
 import socket
 import time
 
-from scapy.layers.inet import TCP
+from scapy.layers.inet import IP, TCP
 
 from lab.definition import FAIL, PASS, CheckSpec, Lab, Verdict
 from lab.errors import ScenarioError
