@@ -80,35 +80,42 @@ def _mount(source, target, kind, flags: int, data=None) -> None:
 
 
 SCRATCH = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"))  # private and empty in a child
+COPY_LIMITS = (200, 2 << 20)  # at most this many files of the exercise's folder, each this big
 
 
-def _hide_project(root: Path, path: Path) -> None:
-    """In a new mount namespace: root becomes an empty read-only tmpfs and the scratch
-    folders empty private ones, except the folder of path (or path alone, if that
-    folder is root itself), which stays visible, read-only. Nothing the code writes
-    outlives the call."""
-    keep = path.parent if path.parent != root else path
+def _hide_project(root: Path, path: Path) -> Path:
+    """Give the child a mount namespace where root is an empty read-only tmpfs and the
+    scratch folders are empty private ones; return where the copy of path's folder is.
+
+    The exercise's folder may not be readable by the unprivileged child (a 0700 temp
+    folder, a 0750 home on Ubuntu), so its files are read now, as root, and written to
+    a private folder anyone may read: the child imports the file and its helper modules
+    from there. Nothing the code writes outlives the call.
+    """
+    files = _folder_files(path.parent)
     _sys(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    handle = os.open(keep, os.O_PATH)  # opened in the new namespace: a bind needs that
-    covered = [d for d in sorted({root, *SCRATCH}, key=lambda d: len(d.parts)) if d != keep and d.is_dir()]
-    inside = any(d in keep.parents for d in covered)
-    if not inside:  # elsewhere on the machine: bound onto itself, to be made read-only
-        _mount(keep, keep, None, MS_BIND)
-    for folder in covered:
-        folder.mkdir(parents=True, exist_ok=True)  # it may lie in a tmpfs mounted just before
-        _mount("lab-sandbox", folder, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=1777")
-    if inside:  # the student's folder, back in its place inside the empty tmpfs
-        if keep == path:
-            keep.parent.mkdir(parents=True, exist_ok=True)
-            keep.touch()
-        else:
-            keep.mkdir(parents=True, exist_ok=True)
-        _mount(f"/proc/self/fd/{handle}", keep, None, MS_BIND)
-    _mount(None, keep, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
-    if root in covered:
-        _mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "size=16m,mode=755")
-    os.close(handle)
+    covered = [d for d in (root, *SCRATCH) if d.is_dir()]
+    for folder in sorted(covered, key=lambda d: len(d.parts)):
+        if not any(other in folder.parents for other in covered):
+            _mount("lab-sandbox", folder, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=1777")
+    _mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "size=16m,mode=1777")
+    copy = Path("/tmp/lab-exercise")
+    copy.mkdir(mode=0o755)
+    for name, data in files.items():
+        (copy / name).write_bytes(data)
+    return copy
+
+
+def _folder_files(folder: Path) -> dict[str, bytes]:
+    """The regular files directly in folder (Python modules, data), within limits."""
+    count, size = COPY_LIMITS
+    files = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.suffix != ".py")[:count]:
+        with contextlib.suppress(OSError):
+            if entry.is_file() and entry.stat().st_size <= size:
+                files[entry.name] = entry.read_bytes()
+    return files
 
 
 def _drop_privileges() -> None:
@@ -183,7 +190,7 @@ def _not_plain(value, depth: int = 0) -> str | None:
     for item in items:
         odd = _not_plain(item, depth + 1)
         if odd is not None:
-            return f"a {kind.__name__} holding {odd}" if " holding " not in odd else odd
+            return f"a {kind.__name__} holding {odd}"
     return None
 
 
@@ -195,10 +202,10 @@ def _child(request: dict, result_fd: int) -> None:
     status = DONE
     try:
         _sys(_libc.setns(os.open(request["netns"], os.O_RDONLY), CLONE_NEWNET), "setns")
-        _hide_project(Path(request["root"]), path)
+        copy = _hide_project(Path(request["root"]), path)
         _drop_privileges()
-        os.chdir(path.parent)
-        sys.path.insert(0, str(path.parent))
+        os.chdir(copy)
+        sys.path.insert(0, str(copy))
         signal.signal(signal.SIGALRM, _time_up)
         signal.setitimer(signal.ITIMER_REAL, request["timeout"])
         module = _import(path)
@@ -225,11 +232,14 @@ def _child(request: dict, result_fd: int) -> None:
 
 
 def _import(path: Path):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
+    """Import the copy of path as a module named after it, its code keeping path as
+    its file name, so that tracebacks and the report name the student's own file."""
+    import types
+    module = types.ModuleType(path.stem)
+    module.__file__ = str(path)
     sys.modules[path.stem] = module
-    spec.loader.exec_module(module)
+    source = Path("/tmp/lab-exercise", path.name).read_bytes()
+    exec(compile(source, str(path), "exec", dont_inherit=True), module.__dict__)
     return module
 
 

@@ -26,7 +26,8 @@ def test_dropping_a_file_adds_a_lab_and_a_broken_file_is_reported(tmp_path):
     (tmp_path / "echo_lab.py").write_text(
         "from lab.definition import Lab, CheckSpec\n"
         "LAB = Lab(name='echo-lab', title='t', topology='star', exercise='echo', todos=('f',),\n"
-        "          checks=(CheckSpec('c', 'f', 'c'),), intro='', scenario=print, grade=print)\n")
+        "          returns={'f': int}, checks=(CheckSpec('c', 'f', 'c'),), intro='', scenario=print,\n"
+        "          grade=print)\n")
     (tmp_path / "broken.py").write_text("LAB = (\n")
     (tmp_path / "nolab.py").write_text("x = 1\n")
     catalog = discover(tmp_path)
