@@ -91,24 +91,36 @@ def test_kernel_view_reads_links_addresses_neighbours_and_sockets():
     assert result["udp"] == [["UNCONNECTED", 5002]]
 
 
-def test_student_function_runs_inside_the_host_and_is_timed_out():
-    result = in_private_netns("""
+def test_student_function_runs_inside_the_host_and_is_timed_out(tmp_path):
+    student = tmp_path / "student.py"
+    student.write_text("import os, time\n"
+                       "def where():\n    return os.readlink('/proc/self/ns/net')\n"
+                       "def hang():\n    time.sleep(60)\n"
+                       "def leave():\n    exit(3)\n")
+    result = in_private_netns(f"""
         import json, os, time
+        from pathlib import Path
         from lab import topology
         from lab.network import Network
         from lab.netns import netns_path
-        from lab.exercise import call_in_child
+        from lab.paths import ROOT
+        from lab.sandbox import Sandbox, load_plain
         net = Network(topology.load("star", [2]))
+        box = Sandbox(ROOT)
         try:
             h1 = net.get("h1")
-            where = call_in_child(lambda: os.readlink("/proc/self/ns/net"), (), netns_path(h1.shell.pid), 2)
-            host_ns = os.readlink(f"/proc/{h1.shell.pid}/ns/net")
+            def call(todo, timeout):
+                data = box.collect(box.submit(Path({str(student)!r}), todo, [()], netns_path(h1.shell.pid),
+                                              timeout), timeout)[0]
+                return load_plain(data)[1][0]
+            where = call("where", 2)
             started = time.monotonic()
-            hung = call_in_child(lambda: time.sleep(60), (), netns_path(h1.shell.pid), 0.3)
-            print(json.dumps({"inside": where[1] == host_ns, "status": hung[0],
-                              "stopped_fast": time.monotonic() - started < 2,
-                              "exit": call_in_child(lambda: exit(3), (), netns_path(h1.shell.pid), 2)[0]}))
+            hung = call("hang", 0.3)
+            print(json.dumps({{"inside": where[1][1] == os.readlink(f"/proc/{{h1.shell.pid}}/ns/net"),
+                              "status": hung[0], "stopped_fast": time.monotonic() - started < 2,
+                              "exit": call("leave", 2)[0]}}))
         finally:
+            box.close()
             net.stop()
     """)
     assert result == {"inside": True, "status": "timeout", "stopped_fast": True, "exit": "raised"}
