@@ -68,3 +68,36 @@ def test_doctor_probes_each_need_on_one_line():
                  "netem", "nft-numgen", "ovs"):
         assert need in names
     assert "MISSING" not in result.stdout
+
+
+def test_seed_is_an_option():
+    assert build_parser().parse_args(["check", "arp-basic", "--seed", "42"]).seed == 42
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("source, words", [
+    ("def build_who_has(:\n", "line 1"),                      # a syntax error: compiled, never run
+    ("import no_such_module_here\n", "No module named"),      # an error while importing, in the sandbox
+    ("import sys\nsys.exit(4)\n", "sys.exit(4)"),
+])
+def test_json_is_one_document_for_every_ending(tmp_path, source, words):
+    import json
+    student = tmp_path / "arp_basic.py"
+    student.write_text(source)
+    result = lab("check", "arp-basic", "--exercise", str(student), "--json", "--seed", "7")
+    document = json.loads(result.stdout)
+    assert result.returncode == 1 and document["exit_code"] == 1
+    assert document["status"] == "error" and words in document["error"] and document["seed"] == 7
+    assert result.stderr.count("\n") == 1 and words in result.stderr
+
+
+@pytest.mark.root
+def test_a_seed_replays_the_run(tmp_path):
+    import json
+    runs = [json.loads(lab("check", "arp-basic", "--solution", "--json", "--seed", seed,
+                           "--pcap", str(tmp_path / f"{i}.pcapng")).stdout)
+            for i, seed in enumerate(("1234", "1234", "99"))]
+    assert runs[0]["seed"] == 1234 and runs[0]["status"] == "passed"
+    assert runs[0]["hosts"] == runs[1]["hosts"] != runs[2]["hosts"]
+    subnets = {h["ip"].rsplit(".", 1)[0] for h in runs[2]["hosts"].values()}
+    assert len(subnets) == 1 and subnets.pop().startswith("10.")
