@@ -129,6 +129,16 @@ def cmd_list(args) -> int:
 
 def _run(args, grading_only: bool) -> int:
     enter_sandbox(args.command)
+    from .paths import ROOT
+    from .sandbox import Sandbox
+    student_sandbox = Sandbox(ROOT)  # first: it imports scapy while this process imports the lab
+    try:
+        return _run_lab(args, grading_only, student_sandbox)
+    finally:
+        student_sandbox.close()
+
+
+def _run_lab(args, grading_only: bool, student_sandbox) -> int:
     from .catalog import discover
     from .report import as_json, render
     from .runner import execute
@@ -140,7 +150,7 @@ def _run(args, grading_only: bool) -> int:
         from .runner import new_seed
         args.seed = new_seed()
     result = execute(lab, solution=args.solution, capture_path=capture, exercise_path=args.exercise,
-                     seed=args.seed)
+                     seed=args.seed, sandbox=student_sandbox)
     if args.json:
         print(as_json(result))
     elif grading_only:

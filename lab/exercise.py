@@ -12,6 +12,7 @@ solution for that call, and the outcome says so.
 from __future__ import annotations
 
 import ast
+import functools
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,7 +80,7 @@ class Exercise:
     """The student's file (or the reference, with --solution) and the reference."""
 
     def __init__(self, name: str, todos: tuple[str, ...], returns: dict, solution: bool = False,
-                 path: Path | None = None, rng: random.Random | None = None):
+                 path: Path | None = None, rng: random.Random | None = None, sandbox: Sandbox | None = None):
         self.todos = todos
         self.returns = returns
         self.rng = rng or random.Random()
@@ -91,7 +92,7 @@ class Exercise:
             if not callable(getattr(self.reference, todo, None)):
                 raise LabDefinitionError(f"{shown(self.reference_path)}: no function {todo}()")
         check_syntax(self.path)
-        self.sandbox = Sandbox(ROOT)
+        self.sandbox = sandbox or Sandbox(ROOT)
         self._probe = None if solution else self.sandbox.submit(
             self.path, None, [], "/proc/self/ns/net", IMPORT_TIMEOUT)
 
@@ -110,7 +111,9 @@ class Exercise:
         if status != DONE:
             raise ExerciseError(f"{shown(self.path)}: importing it failed: {detail}")
 
-    def progress(self) -> dict[str, bool]:
+    @functools.cached_property
+    def written(self) -> dict[str, bool]:
+        """Which TODOs the file has replaced (read once: the sandbox cannot change it)."""
         return progress(self.path, self.todos)
 
     def call(self, todo: str, netns: str, *args, timeout: float = 2.0, extra: list[tuple] = ()) -> Outcome:
@@ -123,7 +126,11 @@ class Exercise:
         order = list(range(len(extra) + 1))
         self.rng.shuffle(order)
         cases = [args if i == 0 else tuple(extra[i - 1]) for i in order]
-        status, results, printed, calls = self._run(self.path, todo, cases, netns, timeout)
+        student = self.sandbox.submit(self.path, todo, cases, netns, timeout)
+        # A TODO still open will need the reference: run it at the same time.
+        early = None if self.written[todo] else self.sandbox.submit(self.reference_path, todo, [args], netns, timeout)
+        status, results, printed, calls = self._collect(todo, student, timeout)
+        standing_in = None if early is None else self._reference_result(todo, early, timeout)
         if status == DONE:  # one result per case, up to the one that ran out of time
             by_case, missing = dict(zip(order, results)), (TIMEOUT, "")
         else:  # the whole call failed: no such function, or importing the file
@@ -134,12 +141,17 @@ class Exercise:
             return Outcome(todo, value, DONE, printed=printed, calls=calls, replaced=False, cases=others)
         detail = self._detail(todo, live_status, value, timeout)
         hint = f"return {kinds.name(self.returns[todo])}" if live_status == WRONG else ""
-        return Outcome(todo, self.reference_value(todo, netns, args, timeout), live_status, detail,
-                       printed, calls, cases=others, hint=hint)
+        if standing_in is None:
+            standing_in = self.reference_value(todo, netns, args, timeout)
+        return Outcome(todo, standing_in, live_status, detail, printed, calls, cases=others, hint=hint)
 
     def reference_value(self, todo: str, netns: str, args: tuple, timeout: float = 2.0):
         """The reference's todo(*args), run in the sandbox like the student's."""
-        status, results, _, _ = self._run(self.reference_path, todo, [args], netns, timeout)
+        call = self.sandbox.submit(self.reference_path, todo, [args], netns, timeout)
+        return self._reference_result(todo, call, timeout)
+
+    def _reference_result(self, todo: str, call: int, timeout: float):
+        status, results, _, _ = self._collect(todo, call, timeout)
         result = results[0] if status == DONE and results else (status, results)
         if result[0] != DONE:
             raise LabDefinitionError(f"{shown(self.reference_path)}: reference {todo}() failed: "
@@ -150,15 +162,10 @@ class Exercise:
         """Start todo(*args) in a host without waiting for it: the student's if written,
         else the reference's. For functions that must run at once, like a server and
         its client; there is no second try, so the lab decides what to do on failure."""
-        written = self.progress()[todo]
+        written = self.written[todo]
         path = self.path if written else self.reference_path
         call = self.sandbox.submit(path, todo, [args], netns, timeout, trace)
         return Pending(self, todo, call, written, timeout)
-
-    def _run(self, path: Path, todo: str, cases: list[tuple], netns: str, timeout: float,
-             trace: bool = False) -> tuple[str, Any, str, tuple]:
-        call = self.sandbox.submit(path, todo, cases, netns, timeout, trace)
-        return self._collect(todo, call, timeout)
 
     def _collect(self, todo: str, call: int, timeout: float) -> tuple[str, Any, str, tuple]:
         """(status, [(status, value or detail) per case] or detail, printed, socket calls)."""

@@ -26,6 +26,7 @@ from .netns import entered, netns_path
 from .network import Network, checksums_in_software
 from .paths import shown
 from .registry import RunRecord, clean
+from .sandbox import Sandbox
 from .port import HostPort
 from .wire import IP, TCP, UDP, Wire
 
@@ -270,11 +271,13 @@ def new_seed() -> int:
 
 
 def execute(lab: Lab, *, solution: bool, capture_path: Path, exercise_path: Path | None = None,
-            seed: int | None = None) -> Result:
+            seed: int | None = None, sandbox: Sandbox | None = None) -> Result:
     """Run lab once, end to end. The caller has checked root and entered a private netns.
 
     Every input the run draws (addresses, MACs, ports, payloads, the order of hidden
     cases) comes from one generator seeded with seed, so `--seed` replays a run.
+    sandbox: the process student code runs in, if the caller started it early (it
+    imports scapy while the lab imports the rest); closed here in any case.
     """
     timings = {"start": time.perf_counter()}
     seed = new_seed() if seed is None else seed
@@ -286,7 +289,7 @@ def execute(lab: Lab, *, solution: bool, capture_path: Path, exercise_path: Path
     record = RunRecord()
     try:
         with contextlib.ExitStack() as stack:
-            exercise = Exercise(lab.exercise, lab.todos, lab.returns, solution, exercise_path, rng)
+            exercise = Exercise(lab.exercise, lab.todos, lab.returns, solution, exercise_path, rng, sandbox)
             stack.callback(exercise.close)
             network = Network(topo)
             stack.callback(network.stop)

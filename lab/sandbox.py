@@ -29,6 +29,7 @@ import errno
 import io
 import os
 import pickle
+import resource
 import select
 import signal
 import socket
@@ -120,7 +121,6 @@ def _folder_files(folder: Path) -> dict[str, bytes]:
 
 def _drop_privileges() -> None:
     """No uid 0, no capabilities, and no way back (setuid programs included)."""
-    import resource
     for limit, value in ((resource.RLIMIT_CORE, 0), (resource.RLIMIT_FSIZE, 4 * PRINT_LIMIT),
                          (resource.RLIMIT_NPROC, 512), (resource.RLIMIT_AS, 2 << 30)):
         with contextlib.suppress(ValueError, OSError):
