@@ -25,7 +25,14 @@ The baseline runs inside `unshare -n`, so it never touches the host's interfaces
 `mn` also raises two host-wide sysctls (kernel.pty.max, fs.file-max), which are read
 first and put back at the end, whatever happens.
 
+With --against REV it measures something else: what `python -m lab check LAB` costs
+in this tree against the same command in a git worktree of REV (an earlier commit),
+taking turns, for an untouched exercise (every TODO open, the reference standing in)
+and for a finished one (the reference copied to a student's folder, so every call is
+student code). The target: at most CHECK_GROWTH seconds more, median against median.
+
 Usage, from the repository root: sudo python bench/bench.py [--labs A,B] [--runs N] [--json]
+                                 sudo python bench/bench.py --against REV [--labs A,B] [--runs N]
 """
 from __future__ import annotations
 
@@ -64,6 +71,7 @@ TARGETS = {
     "tcp-vs-udp": (("median", "<", 3.0),),
 }
 COMPARE = {"<": operator.lt, "<=": operator.le}
+CHECK_GROWTH = 0.1  # seconds `lab check` may grow against --against REV (median vs median)
 # (key, label) of each measurement, in the order they happen
 PROBES = (
     ("interpreter", "interpreter start: python -c pass"),
@@ -117,15 +125,15 @@ def lab_names(wanted: str | None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def timed(command: list[str], what: str, **kwargs) -> float:
-    """Seconds command took as a whole process; BenchError unless it exits 0."""
+def timed(command: list[str], what: str, cwd: Path = ROOT, ok: tuple = (0,), **kwargs) -> float:
+    """Seconds command took as a whole process; BenchError unless it exits with an ok code."""
     start = time.perf_counter()
     try:
-        done = subprocess.run(command, cwd=ROOT, timeout=TIMEOUT, **kwargs)
+        done = subprocess.run(command, cwd=cwd, timeout=TIMEOUT, **kwargs)
     except subprocess.TimeoutExpired:
         raise BenchError(f"{what} took over {TIMEOUT:.0f} s: {' '.join(command)}") from None
     elapsed = time.perf_counter() - start
-    if done.returncode != 0:
+    if done.returncode not in ok:
         stderr = (done.stderr or b"").decode(errors="replace").strip()
         detail = f":\n{stderr[-2000:]}" if stderr else " (run it by hand to see why)"
         raise BenchError(f"{what} exited {done.returncode}: {' '.join(command)}{detail}")
@@ -172,12 +180,15 @@ def phases_once(name: str, capture: Path) -> dict[str, float]:
     from lab.cli import enter_sandbox
     begin = time.perf_counter()
     enter_sandbox("run")
+    from lab.paths import ROOT as LAB_ROOT
+    from lab.sandbox import Sandbox
+    student_sandbox = Sandbox(LAB_ROOT)  # started here, as the CLI does
     sandboxed = time.perf_counter()
     from lab.catalog import discover
     from lab.report import render
     from lab.runner import execute
     lab = discover().find(name)
-    result = execute(lab, solution=True, capture_path=capture)
+    result = execute(lab, solution=True, capture_path=capture, sandbox=student_sandbox)
     graded = time.perf_counter()
     render(result, io.StringIO())
     rendered = time.perf_counter()
@@ -314,12 +325,67 @@ def render_text(r: dict) -> str:
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
+def check_cost(names: list[str], runs: int, revision: str) -> dict:
+    """Median seconds of `lab check LAB` here and in a worktree of revision, taking turns,
+    for the untouched exercise and for a finished one."""
+    samples: dict[tuple, list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="lab-bench-") as tmp:
+        earlier = Path(tmp, "earlier")
+        made = subprocess.run(["git", "worktree", "add", "--detach", "-f", str(earlier), revision], cwd=ROOT,
+                              capture_output=True, text=True)
+        if made.returncode != 0:
+            raise BenchError(f"--against {revision}: {made.stderr.strip()}")
+        try:
+            for timing in (False, *[True] * runs):
+                for name in names:
+                    for tree, label in ((earlier, revision), (ROOT, "this tree")):
+                        for state in ("untouched", "finished"):
+                            took = check_once(tree, name, state, Path(tmp))
+                            if timing:
+                                samples.setdefault((name, state, label), []).append(took)
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(earlier)], cwd=ROOT, capture_output=True)
+    figures = {}
+    for name in names:
+        for state in ("untouched", "finished"):
+            before, now = (statistics.median(samples[(name, state, label)]) for label in (revision, "this tree"))
+            figures[f"{name} {state}"] = {"before": before, "now": now, "growth": now - before,
+                                          "pass": now - before <= CHECK_GROWTH}
+    return {"against": revision, "runs": runs, "when": time.strftime("%Y-%m-%d %H:%M:%S"), "checks": figures}
+
+
+def check_once(tree: Path, name: str, state: str, tmp: Path) -> float:
+    """One `lab check` in tree: the untouched exercise (exit 1) or the reference as a
+    student's finished file (exit 0)."""
+    command = [sys.executable, "-m", "lab", "check", name, "--pcap", str(tmp / "c.pcapng")]
+    if state == "finished":
+        module = name.replace("-", "_")
+        student = tmp / f"student-{tree.name}" / f"{module}.py"
+        student.parent.mkdir(exist_ok=True)
+        shutil.copyfile(tree / "solutions" / f"{module}.py", student)
+        command += ["--exercise", str(student)]
+    return timed(command, f"lab check {name} ({state}) in {tree}", cwd=tree,
+                 ok=(1,) if state == "untouched" else (0,), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def render_check_cost(r: dict) -> str:
+    lines = [f"python -m lab check LAB, this tree against {r['against']}: {r['runs']} runs each, "
+             f"taking turns; {r['when']}", "",
+             f"  {'median seconds':<32}{r['against'][:10]:>10}{'now':>10}{'growth':>10}"]
+    for label, f in r["checks"].items():
+        lines.append(f"  {label:<32}{f['before']:>10.3f}{f['now']:>10.3f}{f['growth']:>+10.3f}"
+                     f"  {'PASS' if f['pass'] else 'MISS'} (<= +{CHECK_GROWTH} s)")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--labs", metavar="NAME[,NAME...]",
                         help="labs to time (default: every lab, as `python -m lab list` shows them)")
     parser.add_argument("--runs", type=int, default=7, help="timed runs of each (default 7)")
     parser.add_argument("--json", action="store_true", help="print the numbers as JSON instead")
+    parser.add_argument("--against", metavar="REV",
+                        help="time `lab check` here against a git worktree of REV instead")
     parser.add_argument("--phases-once", nargs=2, metavar=("LAB", "PCAP"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
@@ -335,6 +401,13 @@ def main(argv: list[str] | None = None) -> int:
             if shutil.which(tool) is None:
                 raise BenchError(f"the command {tool} is missing")
         names = lab_names(args.labs)
+        if args.against:
+            print(f"bench: timing lab check against {args.against} ...", file=sys.stderr)
+            text = render_check_cost(check_cost(names, args.runs, args.against))
+            sys.stdout.write(text)
+            RESULTS.parent.mkdir(parents=True, exist_ok=True)
+            RESULTS.with_name("check-cost.txt").write_text(text)
+            return 0
         print(f"bench: timing {args.runs} runs of mn and of {', '.join(names)}, then the phases ...",
               file=sys.stderr)
         results = measure(names, args.runs)

@@ -1,25 +1,22 @@
-"""Where exercise code runs: a fresh interpreter that forks one unprivileged child per call.
+"""Where exercise code runs: a process that forks one unprivileged child per call.
 
-Student code is untrusted. It never runs in the lab's own process, nor in one forked
-from it (that process has the reference solution and the graders in memory). Instead
-a run starts this file as a script in a fresh, isolated interpreter (`python -I`),
-which imports scapy and pyroute2 once and then waits for calls. For each call it forks
-a child that:
+Student code is untrusted. It never runs in the lab's own process, which holds the
+reference solution and the graders. Each run first forks this sandbox from the lab,
+before the lab has imported its labs or the reference (scapy and pyroute2 already
+imported, so no call pays for them). It becomes process 1 of a PID namespace of its
+own, so when it ends the kernel kills every process a student's code started, and
+waits for calls. For each call it forks a child that:
 
 - enters the acting host's network namespace;
-- gets a private mount namespace where the project folder is an empty read-only tmpfs,
-  except the folder of the file being run (read-only): a student sees their own
-  exercise and helper modules, never solutions/, the lab package or .git;
+- gets a private mount namespace where the project folder is an empty read-only tmpfs
+  and /tmp, /var/tmp and /dev/shm empty private ones; the exercise's folder is copied
+  in (a student sees their own exercise and helper modules, never solutions/, the lab
+  package or .git);
 - drops to uid/gid 65534 with no capabilities and PR_SET_NO_NEW_PRIVS (or, in a user
   namespace that maps one uid only, drops every capability);
 - imports the file and calls the function, once per case, with a time limit;
 - sends back plain data only: a scapy packet as its bytes and first layer's name,
   builtin values as they are, anything else as the name of its type.
-
-The whole sandbox lives in a PID namespace of its own, of which this interpreter is
-process 1: when it ends, the kernel kills every process a student's code started.
-Only this module's standard-library part is imported by the lab (describe_exception);
-as a script it needs nothing from the lab package.
 """
 from __future__ import annotations
 
@@ -437,15 +434,20 @@ class Sandbox:
     """The lab's side of the sandbox: start it, submit calls, collect their answers."""
 
     def __init__(self, root: Path):
+        for name in PRELOADED:  # the lab needs them too; the sandbox has them from the fork
+            __import__(name)
         self.root = root
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        import subprocess
-        self.process = subprocess.Popen([sys.executable, "-I", __file__, str(theirs.fileno())],
-                                        pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.DEVNULL)
+        parent = os.getpid()
+        self.pid = os.fork()
+        if self.pid == 0:
+            try:
+                ours.close()
+                _launch(theirs, parent)
+            finally:
+                os._exit(0)
         theirs.close()
         self.control = ours
-        self.ready = False
         self.answers: dict[int, tuple] = {}
         self.count = 0
 
@@ -469,48 +471,51 @@ class Sandbox:
             message = self.control.recv(1 << 26)
             if not message:
                 raise EOFError("the sandbox process ended")
-            if message == b"ready":
-                self.ready = True
-                continue
             answer = pickle.loads(message)  # from process 1 of the sandbox: trusted
             self.answers[answer[0]] = answer[1:]
         return self.answers.pop(call)
 
     def close(self) -> None:
         """Ending process 1 ends every process in the sandbox's PID namespace."""
+        if self.pid is None:
+            return
         self.control.close()
-        try:
-            self.process.wait(timeout=2)
-        except Exception:
-            self.process.kill()
-            self.process.wait()
+        deadline = time.monotonic() + 2.0
+        while os.waitpid(self.pid, os.WNOHANG)[0] == 0:
+            if time.monotonic() > deadline:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+                break
+            time.sleep(0.002)
+        self.pid = None
 
 
 def _die_with_parent() -> None:
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
-def main() -> None:
+def _launch(control: socket.socket, parent: int) -> None:
+    """In the process forked by Sandbox: become process 1 of a new PID namespace and serve.
+
+    Forked before the lab imports its labs or the reference solution, so neither is
+    in this memory; the lab's few modules that are get dropped from sys.modules, so
+    `import lab` in student code finds nothing.
+    """
     global _libc
     _libc = ctypes.CDLL(None, use_errno=True)
-    control = socket.socket(fileno=int(sys.argv[1]))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the lab's to handle
     _die_with_parent()
-    if os.getppid() == 1:
+    if os.getppid() != parent:
         return
+    for name in [n for n in sys.modules if n == "lab" or n.startswith("lab.")]:
+        del sys.modules[name]
     _sys(_libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
     first = os.fork()
     if first:  # outside the PID namespace: only waits, so process 1 dies with the lab
-        signal.signal(signal.SIGTERM, lambda *_: os.kill(first, signal.SIGKILL))
         control.close()
         os.waitpid(first, 0)
         return
     _die_with_parent()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the lab's to handle
-    for name in PRELOADED:
-        __import__(name)
-    control.send(b"ready")
+    os.closerange(3, control.fileno())
+    os.closerange(control.fileno() + 1, 1 << 16)
     _Zygote(control).serve()
-
-
-if __name__ == "__main__":
-    main()
