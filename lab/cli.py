@@ -173,8 +173,7 @@ def render_checks_only(result) -> None:
             print(f"         {verdict.detail}")
             if verdict.hint:
                 print(f"         hint: {verdict.hint}")
-    print(("PASSED" if result.passed else "NOT PASSED") + f"  (capture: {shown(result.capture)}, "
-          f"seed {result.seed}: --seed {result.seed} replays it)")
+    print(("PASSED" if result.passed else "NOT PASSED") + f"  (seed {result.seed}; capture: {shown(result.capture)})")
 
 
 def cmd_run(args) -> int:
