@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-import traceback
 from pathlib import Path
 from types import ModuleType
 
 from .errors import LabError
 from .paths import shown
+from .sandbox import describe_exception
 
 
 def load_file(path: Path, error: type[LabError], prefix: str) -> ModuleType:
@@ -33,16 +33,3 @@ def load_file(path: Path, error: type[LabError], prefix: str) -> ModuleType:
         del sys.modules[name]
         raise error(f"{shown(path)}: importing it failed: {describe_exception(exc, path)}") from None
     return module
-
-
-def describe_exception(exc: BaseException, path: Path | None = None) -> str:
-    """'line N in func: Type: message', pointing at the deepest line inside path."""
-    where = ""
-    frames = traceback.extract_tb(exc.__traceback__)
-    if path is not None:
-        frames = [f for f in frames if Path(f.filename).resolve() == path.resolve()] or frames
-    if frames:
-        last = frames[-1]
-        where = f"line {last.lineno} in {last.name}: "
-    message = str(exc)
-    return f"{where}{type(exc).__name__}" + (f": {message}" if message else "")
