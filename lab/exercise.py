@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from . import kinds
-from .errors import ExerciseError, LabDefinitionError
+from .errors import ExerciseError, LabDefinitionError, ScenarioError
 from .loader import load_file
 from .paths import EXERCISES, ROOT, SOLUTIONS, shown
-from .sandbox import DONE, RAISED, TIMEOUT, TODO, Sandbox, load_plain
+from .sandbox import DONE, FAULT, RAISED, TIMEOUT, TODO, Sandbox, load_plain
 
 WRONG = "wrong kind"
 IMPORT_TIMEOUT = 5.0  # seconds the student's file gets to import (a loop at its top level)
@@ -186,10 +186,14 @@ class Exercise:
             return RAISED, f"its process was killed by {ending.split()[1]} before it returned", ()
         try:
             status, results, calls = load_plain(data)
+            if status == FAULT:
+                raise ScenarioError(f"the sandbox could not run the code: {results}")
             if status not in (DONE, TODO, RAISED, TIMEOUT) or type(calls) is not list:
                 raise ValueError(status)
             calls = tuple(tuple(c) for c in calls if type(c) is tuple and len(c) >= 4
                           and all(type(x) is float for x in c[:2]) and all(type(x) is str for x in c[2:4]))
+        except ScenarioError:
+            raise
         except Exception:
             return RAISED, "its result could not be read back", ()
         if status == DONE and type(results) is not list:

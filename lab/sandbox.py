@@ -35,7 +35,7 @@ import time
 import traceback
 from pathlib import Path
 
-DONE, TODO, RAISED, TIMEOUT, ENDED = "done", "todo", "raised", "timeout", "ended"
+DONE, TODO, RAISED, TIMEOUT, FAULT = "done", "todo", "raised", "timeout", "fault"
 NOBODY = 65534
 PRINT_LIMIT = 64 * 1024       # bytes of a child's output kept for the report
 RESULT_LIMIT = 8 * 1024 * 1024
@@ -203,6 +203,10 @@ def _child(request: dict, result_fd: int) -> None:
         _drop_privileges()
         os.chdir(copy)
         sys.path.insert(0, str(copy))
+        cases = pickle.loads(request["cases"])  # the lab's arguments, read before any student code
+    except BaseException as exc:  # the sandbox itself failed: the lab's fault, not the student's
+        _answer(result_fd, (FAULT, f"{type(exc).__name__}: {exc}", []))
+    try:
         signal.signal(signal.SIGALRM, _time_up)
         signal.setitimer(signal.ITIMER_REAL, request["timeout"])
         module = _import(path)
@@ -212,7 +216,7 @@ def _child(request: dict, result_fd: int) -> None:
         elif function is not None:
             if request["trace"]:
                 _trace(calls)
-            for args in pickle.loads(request["cases"]):
+            for args in cases:
                 results.append(_one(function, args, path))
                 if results[-1][0] == TIMEOUT:
                     break
@@ -221,10 +225,15 @@ def _child(request: dict, result_fd: int) -> None:
         status, results = TIMEOUT, describe_exception(exc, path).split(":")[0]
     except BaseException as exc:  # importing the file failed: syntax, an exception, sys.exit
         status, results = RAISED, describe_exception(exc, path)
-    sys.stdout.flush()
-    payload = pickle.dumps((status, results, calls), protocol=4)
-    with contextlib.suppress(OSError):
-        os.write(result_fd, payload)
+    _answer(result_fd, (status, results, calls))
+
+
+def _answer(result_fd: int, result: tuple) -> None:
+    """Write the result for the sandbox to pass on, and end this child."""
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+    with contextlib.suppress(Exception):
+        os.write(result_fd, pickle.dumps(result, protocol=4))
     os._exit(0)
 
 
@@ -249,7 +258,7 @@ def _one(function, args: tuple, path: Path) -> tuple:
     except _TimeUp as exc:
         return TIMEOUT, describe_exception(exc, path).split(":")[0]
     except KeyboardInterrupt as exc:
-        return RAISED, describe_exception(exc, path) + " (KeyboardInterrupt, as if Ctrl-C was pressed)"
+        return RAISED, describe_exception(exc, path) + " (as if Ctrl-C was pressed)"
     except BaseException as exc:  # the student's code may raise anything, SystemExit too
         return RAISED, describe_exception(exc, path)
 
