@@ -37,8 +37,14 @@ def graded(lab_name: str, exercise: Path, *args: str) -> tuple[int, dict]:
     """`lab check LAB --exercise FILE --json`, as an instructor grading a class: (exit code,
     the JSON document), with each check's status also at document["status_of"][id]."""
     import json
-    result = lab("check", lab_name, "--exercise", str(exercise), "--json",
-                 "--pcap", str(exercise.with_suffix(".pcapng")), *args)
+    import shutil
+    import tempfile
+    folder = tempfile.mkdtemp(prefix="lab-graded-")
+    try:
+        result = lab("check", lab_name, "--exercise", str(exercise), "--json",
+                     "--pcap", str(Path(folder, "capture.pcapng")), *args)
+    finally:
+        shutil.rmtree(folder)
     try:
         document = json.loads(result.stdout)
     except ValueError:
