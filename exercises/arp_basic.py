@@ -1,8 +1,11 @@
 """Exercise arp-basic: find a neighbour's MAC address with ARP.
 
-    h1 10.0.0.1 ---+
-    h2 10.0.0.2 ---s1      (one Ethernet segment: every host hears a broadcast)
-    h3 10.0.0.3 ---+
+    h1 ---+
+    h2 ---s1      (one Ethernet segment: every host hears a broadcast)
+    h3 ---+
+
+Addresses and MACs change every run (the report lists them at the top): use the
+arguments your functions get, never addresses copied from a report.
 
 Run it:    sudo python -m lab run arp-basic
 Grade it:  sudo python -m lab check arp-basic
@@ -11,6 +14,8 @@ Replace each `raise NotImplementedError` with your code. Until you do, the lab r
 its reference in that place and labels it "reference". The lab calls your functions
 from inside the host they belong to (build_who_has as h1, build_gratuitous as h3),
 then puts what they return on that host's wire and grades what really crossed it.
+parse_is_at and find_entry are also tried on replies and tables the lab makes up, so
+they must work for any input, not only this run's.
 
 Scapy in one breath: Ether(dst=..., src=...) / ARP(op=..., hwsrc=..., psrc=...,
 hwdst=..., pdst=...) builds a frame; frame[ARP].psrc reads a field back.
@@ -49,7 +54,8 @@ def find_entry(neighbours: list, ip: str) -> str | None:
     neighbours is a host's table exactly as pyroute2 returns it
     (IPRoute().get_neighbours()). For each entry:
     - entry.get_attr("NDA_DST") is the IP address,
-    - entry.get_attr("NDA_LLADDR") is the MAC address (None while unresolved),
+    - entry.get_attr("NDA_LLADDR") is the MAC address (None while unresolved:
+      an INCOMPLETE entry has no MAC yet),
     - entry["state"] is the NUD state (2 REACHABLE, 4 STALE, ...).
     """
     raise NotImplementedError

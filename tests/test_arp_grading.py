@@ -5,13 +5,22 @@ of the capture, so here both are made by hand.
 """
 from __future__ import annotations
 
+import pickle
+import random
+
 import pytest
 from scapy.layers.l2 import ARP, Ether
 
+from conftest import ROOT
 from lab.capture import Frame
 from lab.definition import FAIL, PASS
+from lab.grading import CONSTANT_HINT, LAB_FAULT
 from lab.labs import arp_basic
+from lab.loader import load_file
+from lab.sandbox import DONE, RAISED
 from lab.wire import Wire
+
+reference = load_file(ROOT / "solutions" / "arp_basic.py", ImportError, "arp_reference")
 
 H1 = ("10.0.0.1", "02:00:00:00:00:01")
 H2 = ("10.0.0.2", "02:00:00:00:00:02")
@@ -47,6 +56,8 @@ def test_right_request_answered_passes():
     (request(psrc=H2[0], pdst=H1[0]), "swapped"),
     (request(hwsrc="00:00:00:00:00:00"), "hwsrc"),
     (request(pdst=H3[0]), "pdst"),
+    (request(psrc="10.1.1.1"), "addresses change every run"),
+    (request(src="00:00:00:00:00:00"), "set Ether(src=my_mac)"),
 ])
 def test_typical_mistakes_get_their_hint(frame, words):
     verdict = who_has_verdict(frame, answered=False)
@@ -74,31 +85,106 @@ def test_not_a_frame_is_reported():
     assert verdict.status == FAIL and "Ether(...) / ARP(...)" in verdict.hint
 
 
+TWIN = (("10.9.8.7", "02:aa:bb:cc:dd:ee"), ("10.9.8.70", "02:aa:bb:cc:dd:e0"))
+OTHERS = [(("192.168.5.6", "0e:01:02:03:04:05"), ("172.20.1.1", "0e:99:98:97:96:95")), TWIN]
+
+
+def parse_verdict(live, others=None, status=DONE):
+    """grade_parse on h2's reply answered with live, and the made-up ones with others
+    (each right unless given)."""
+    others = others or [(DONE, sender) for sender, _ in OTHERS]
+    return arp_basic.grade_parse({"replies": [(H2, H1), *OTHERS], "answers": [(status, live), *others]})
+
+
 @pytest.mark.parametrize("value, status, words", [
     (H2, PASS, ""),
     (("10.0.0.2", H2[1].upper()), PASS, ""),
     ((H2[1], H2[0]), FAIL, "in that order"),
     (H1, FAIL, "the asker"),
-    ("10.0.0.2", FAIL, "tuple of two strings"),
+    ((H2[0], H1[1]), FAIL, "the asker"),
+    (("10.0.0.2", "02:00:00:00:00:09"), FAIL, "sender fields"),
 ])
 def test_parse_is_at(value, status, words):
-    verdict = arp_basic.grade_parse({"parsed": value, "who_has": {"owner": H2, "asker": H1}})
+    verdict = parse_verdict(value)
     assert verdict.status == status and words in verdict.hint
+    assert "3 cases" in verdict.detail
 
 
-def lookups(h1_h2=H2[1], h2_h1=H1[1], h1_h3=None):
-    return [
-        {"host": "h1", "ip": H2[0], "answer": h1_h2, "kernel": H2[1], "peer_mac": H2[1]},
-        {"host": "h2", "ip": H1[0], "answer": h2_h1, "kernel": H1[1], "peer_mac": H1[1]},
-        {"host": "h1", "ip": H3[0], "answer": h1_h3, "kernel": None, "peer_mac": H3[1]},
+def test_parse_is_at_wrong_on_a_made_up_reply_names_it():
+    # Right on h2's reply, but sender IP with target MAC on the twin pair.
+    verdict = parse_verdict(H2, [(DONE, OTHERS[0][0]), (DONE, (TWIN[0][0], TWIN[1][1]))])
+    assert verdict.status == FAIL and "the asker" in verdict.hint
+    assert "a reply from 10.9.8.7 to 10.9.8.70" in verdict.detail and "right in 2 of 3 cases" in verdict.detail
+
+
+def test_parse_is_at_constant_and_failing_cases():
+    constant = parse_verdict(H2, [(DONE, H2), (DONE, H2)])
+    assert constant.status == FAIL and constant.hint == CONSTANT_HINT
+    raised = parse_verdict(H2, [(DONE, OTHERS[0][0]), (RAISED, "line 3 in parse_is_at: IndexError")])
+    assert raised.status == FAIL and "any is-at reply" in raised.hint and "IndexError" in raised.detail
+
+
+SUBNET = "10.0.0"
+
+
+def lookups(h1_h2=H2[1], h2_h1=H1[1], h1_h3=None, middle="02:00:00:00:00:44", incomplete=None,
+            near="02:00:00:00:00:05", kernel_h1_h2=H2[1]):
+    """grade_lookups evidence: three live look-ups, then three in a made-up table."""
+    cases = [
+        {"where": "h1's table", "ip": H2[0], "truth": kernel_h1_h2, "hint": ""},
+        {"where": "h2's table", "ip": H1[0], "truth": H1[1], "hint": ""},
+        {"where": "h1's table", "ip": H3[0], "truth": None, "hint": "when no entry has that IP, return None"},
+        {"where": "a made-up table", "ip": "10.0.0.44", "truth": "02:00:00:00:00:44", "hint": ""},
+        {"where": "a made-up table", "ip": "10.0.0.9", "truth": None, "hint": "is INCOMPLETE"},
+        {"where": "a made-up table", "ip": "10.0.0.5", "truth": "02:00:00:00:00:05", "hint": "whole addresses"},
     ]
+    given = [h1_h2, h2_h1, h1_h3, middle, incomplete, near]
+    answers = [value if type(value) is tuple else (DONE, value) for value in given]
+    return {"cases": cases, "answers": answers, "peers": [H2[1], H1[1], None]}
 
 
-def test_lookups():
-    assert arp_basic.grade_lookups(lookups()).status == PASS
-    assert "return None" in arp_basic.grade_lookups(lookups(h1_h3=H2[1])).hint
-    assert "as a string" in arp_basic.grade_lookups(lookups(h1_h2=None)).hint
-    assert "not another" in arp_basic.grade_lookups(lookups(h2_h1=H2[1])).hint
+@pytest.mark.parametrize("change, words", [
+    ({}, ""),
+    ({"h1_h3": H2[1]}, "return None"),
+    ({"h1_h2": None}, "has an entry for 10.0.0.2"),
+    ({"h2_h1": H2[1]}, "not another"),
+    ({"incomplete": ""}, "INCOMPLETE"),
+    ({"incomplete": (RAISED, "line 4 in find_entry: AttributeError")}, "INCOMPLETE"),
+    ({"near": "02:00:00:00:00:50"}, "whole addresses"),
+    ({"near": None}, "has an entry for 10.0.0.5"),
+    ({"middle": None, "h1_h3": None, "incomplete": None, "near": None, "h2_h1": None}, CONSTANT_HINT),
+])
+def test_lookups(change, words):
+    verdict = arp_basic.grade_lookups(lookups(**change))
+    assert verdict.status == (FAIL if change else PASS), verdict
+    assert words in verdict.hint and "6 cases" in verdict.detail
+
+
+def test_lookups_blame_the_lab_when_the_kernel_did_not_learn():
+    verdict = arp_basic.grade_lookups(lookups(h1_h2=None, kernel_h1_h2=None))
+    assert verdict.status == FAIL and verdict.hint == LAB_FAULT
+
+
+def test_made_up_cases_follow_the_seed_and_their_truths_hold():
+    """The lab's own truths agree with the reference; the tables travel pickled."""
+    assert arp_basic.made_up_replies(random.Random(5)) == arp_basic.made_up_replies(random.Random(5))
+    for sender, target in arp_basic.made_up_replies(random.Random(5)):
+        assert sender != target
+        assert reference.parse_is_at(arp_basic.is_at_frame(sender, target)) == sender
+    (ip, mac), (twin_ip, twin_mac) = arp_basic.made_up_replies(random.Random(5))[1]
+    assert sum(a != b for a, b in zip(ip.split("."), twin_ip.split("."))) == 1
+    assert sum(a != b for a, b in zip(mac.split(":"), twin_mac.split(":"))) == 1
+    cases = arp_basic.made_up_lookups(random.Random(7), SUBNET, 2)
+    for case in cases:
+        table = pickle.loads(pickle.dumps(case.table))
+        assert reference.find_entry(table, case.ip) == case.truth
+        assert table[0].get_attr("NDA_DST") != case.ip  # the first entry is never the answer
+    incomplete = [e for e in cases[1].table if e.get_attr("NDA_DST") == cases[1].ip]
+    assert incomplete[0]["state"] == 1 and incomplete[0].get_attr("NDA_LLADDR") is None
+    addresses = [e.get_attr("NDA_DST") for e in cases[2].table]
+    longer = next(a for a in addresses if a != cases[2].ip and a.startswith(cases[2].ip))
+    assert addresses.index(longer) < addresses.index(cases[2].ip)
+    assert cases[0].table is not cases[1].table
 
 
 def gratuitous_verdict(frame: bytes, learned):
@@ -115,6 +201,8 @@ def test_gratuitous():
     assert "everyone" in gratuitous_verdict(unicast, H3[1]).hint
     reply_form = bytes(Ether(dst=BCAST, src=H3[1]) / ARP(op=2, hwsrc=H3[1], psrc=H3[0], pdst=H3[0]))
     assert "hwdst" in gratuitous_verdict(reply_form, None).hint
+    no_source = bytes(Ether(dst=BCAST, src="00:00:00:00:00:00") / ARP(op=1, hwsrc=H3[1], psrc=H3[0], pdst=H3[0]))
+    assert "Ether(src=my_mac)" in gratuitous_verdict(no_source, None).hint
 
 
 def test_wire_keeps_a_broadcast_once_with_its_ports():
@@ -122,3 +210,9 @@ def test_wire_keeps_a_broadcast_once_with_its_ports():
     wire = Wire([Frame(1.0, "s1-eth1", sent), Frame(1.00002, "s1-eth2", sent), Frame(1.00003, "s1-eth3", sent)])
     assert len(wire.frames) == 1
     assert wire.frames[0].interfaces == ("s1-eth1", "s1-eth2", "s1-eth3")
+
+
+def test_a_live_call_that_failed_leaves_the_hint_to_the_engine():
+    """The engine shows the error and its own hint; the lab adds none of its own."""
+    assert parse_verdict("line 3 in parse_is_at: FileNotFoundError", status=RAISED).hint == ""
+    assert arp_basic.grade_lookups(lookups(h1_h2=(RAISED, "line 2 in find_entry: KeyError"))).hint == ""

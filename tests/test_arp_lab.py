@@ -4,6 +4,7 @@ says agrees with the capture as tshark reads it."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 import pytest
@@ -11,6 +12,12 @@ import pytest
 from conftest import lab, variant
 
 pytestmark = pytest.mark.root
+
+
+def hosts_in(report: str) -> dict[str, tuple[str, str]]:
+    """The run's drawn addresses, from the report's host lines: name -> (ip, mac)."""
+    return {name: (ip, mac) for name, ip, mac in re.findall(r"^  (h\d)  ([\d.]+) +([0-9a-f:]{17})$",
+                                                             report, re.M)}
 
 
 def check_json(*args: str) -> tuple[int, dict]:
@@ -29,19 +36,25 @@ def test_reference_passes_and_capture_agrees_with_tshark(tmp_path):
     assert code == 0 and document["passed"]
     assert {c["status"] for c in document["checks"]} == {"pass"}
     macs = {name: host["mac"] for name, host in document["hosts"].items()}
+    ip1, ip2, ip3 = (document["hosts"][h]["ip"] for h in ("h1", "h2", "h3"))
+    assert ip1.startswith("10.") and ip1[:-1] == ip2[:-1] == ip3[:-1] and ip2.endswith(".2")
     fields = subprocess.run(["tshark", "-r", str(pcap), "-T", "fields", "-e", "frame.interface_name",
                              "-e", "eth.src", "-e", "arp.opcode", "-e", "arp.src.proto_ipv4",
                              "-e", "arp.dst.proto_ipv4"], capture_output=True, text=True, check=True).stdout
     rows = [line.split("\t") for line in fields.splitlines()]
     assert len(rows) == document["captured_frames"]
     # h1's who-has crossed h1's port, h2's real kernel answered with h2's real MAC.
-    assert ["s1-eth1", macs["h1"], "1", "10.0.0.1", "10.0.0.2"] in rows
-    assert ["s1-eth2", macs["h2"], "2", "10.0.0.2", "10.0.0.1"] in rows
-    assert ["s1-eth3", macs["h3"], "1", "10.0.0.3", "10.0.0.3"] in rows
+    assert ["s1-eth1", macs["h1"], "1", ip1, ip2] in rows
+    assert ["s1-eth2", macs["h2"], "2", ip2, ip1] in rows
+    assert ["s1-eth3", macs["h3"], "1", ip3, ip3] in rows
     # Each distinct frame the report lists is in the file; nothing else is.
     summaries = [f["summary"] for f in document["frames"]]
-    assert summaries == ["ARP who has 10.0.0.2? tell 10.0.0.1", f"ARP 10.0.0.2 is at {macs['h2']}",
-                         f"ARP announcement: 10.0.0.3 is at {macs['h3']} (gratuitous)"]
+    assert summaries == [f"ARP who has {ip2}? tell {ip1}", f"ARP {ip2} is at {macs['h2']}",
+                         f"ARP announcement: {ip3} is at {macs['h3']} (gratuitous)"]
+    # The pure functions were graded on made-up cases too.
+    checks = by_id(document)
+    assert "right in 4 of 4 cases" in checks["is-at"]["detail"]
+    assert "right in 6 of 6 cases" in checks["lookup"]["detail"]
 
 
 def test_untouched_exercise_is_not_done_but_the_run_completes(tmp_path):
@@ -51,7 +64,8 @@ def test_untouched_exercise_is_not_done_but_the_run_completes(tmp_path):
     run = lab("run", "arp-basic", "--pcap", str(tmp_path / "r.pcapng"))
     assert run.returncode == 0, run.stderr
     assert "REFERENCE ran, TODO not done yet" in run.stdout
-    assert "ARP 10.0.0.2 is at" in run.stdout  # the reference still put the exchange on the wire
+    ip2 = hosts_in(run.stdout)["h2"][0]
+    assert f"ARP {ip2} is at" in run.stdout  # the reference still put the exchange on the wire
     assert "0 of 4 checks pass, 0 fail, 4 not done." in run.stdout
 
 
@@ -108,8 +122,26 @@ def test_run_shows_real_macs_and_the_tables(tmp_path):
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "\033[" not in out  # not a terminal, and NO_COLOR is set
-    assert "h1 → *    ARP who has 10.0.0.2? tell 10.0.0.1" in out
+    hosts = hosts_in(out)
+    assert sorted(hosts) == ["h1", "h2", "h3"]
+    assert f"h1 → *    ARP who has {hosts['h2'][0]}? tell {hosts['h1'][0]}" in out
     assert "ARP    op=who-has" in out and "Ether  dst=ff:ff:ff:ff:ff:ff" in out
     assert "h1: (empty)" in out  # the caches start empty
     assert "STALE" in out  # h2 learned h1 from the request
     assert f"Capture: {tmp_path / 'c.pcapng'}" in out
+
+
+def test_lookup_right_on_the_live_tables_fails_on_the_made_up_one(tmp_path):
+    """A prefix match that also forgets INCOMPLETE entries has no MAC: the live tables
+    hide both mistakes, the made-up table shows them."""
+    attempt = variant(tmp_path, """
+def find_entry(neighbours, ip):
+    for entry in neighbours:
+        if entry.get_attr("NDA_DST").startswith(ip):
+            return entry.get_attr("NDA_LLADDR").lower()
+    return None
+""")
+    _, document = check_json("--exercise", str(attempt), "--pcap", str(tmp_path / "c.pcapng"))
+    lookup = by_id(document)["lookup"]
+    assert lookup["status"] == "fail" and "right in 4 of 6 cases" in lookup["detail"]
+    assert "AttributeError" in lookup["detail"] and "INCOMPLETE" in lookup["hint"]

@@ -1,36 +1,43 @@
 """arp-basic: how h1 finds h2's MAC address, on a real wire with real kernels.
 
-    h1 10.0.0.1 ---+
-    h2 10.0.0.2 ---s1      topologies/star.py, three hosts on one Linux bridge
-    h3 10.0.0.3 ---+
+    h1 ---+
+    h2 ---s1      topologies/star.py, three hosts on one Linux bridge
+    h3 ---+
 
-h1 broadcasts the student's who-has; h2's kernel answers is-at; both ARP tables are
-read over netlink; then h3 broadcasts the student's gratuitous announcement.
+Every run draws its own /24 within 10.0.0.0/8 (h2's address still ends in .2) and its
+own MACs. h1 broadcasts the student's who-has; h2's kernel answers is-at; both ARP
+tables are read over netlink; then h3 broadcasts the student's gratuitous
+announcement. parse_is_at and find_entry are pure functions: they are also graded on
+replies and tables the lab makes up from the run's seed, knowing each right answer.
 """
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
+from pyroute2.netlink.rtnl.ndmsg import ndmsg
 from scapy.layers.l2 import ARP, Ether
-from scapy.packet import Packet
 
 from lab.definition import FAIL, PASS, CheckSpec, Lab, Verdict
 from lab.errors import ScenarioError
-from lab.grading import LAB_FAULT, before, first_mistake, sent_frame
+from lab.exercise import DONE
+from lab.grading import CONSTANT_HINT, LAB_FAULT, before, first_mistake, score, sent_frame
+from lab.kernel import NUD_STATES
 from lab.kinds import Frame
 from lab.netns import entered, write_sysctl
 from lab.wire import BROADCAST
 
 REPLY_WAIT = 0.5  # seconds h1 waits for h2's is-at; a kernel answers within a millisecond
+NUD = {name: number for number, name in NUD_STATES.items()}  # "STALE" -> 0x04
 
 INTRO = """\
 Ethernet delivers frames to MAC addresses, but programs name hosts by IP address.
-Before h1 can send anything to 10.0.0.2 it must learn h2's MAC address. ARP (RFC 826)
-asks everyone on the segment "who has 10.0.0.2? tell 10.0.0.1" in a broadcast frame;
-only the host that owns the address answers "10.0.0.2 is at <its MAC>", straight to
-the asker. Both kernels keep what they learned in their neighbour (ARP) table.
-ARP sits between layer 2 and layer 3: it travels in Ethernet frames (type 0x0806)
-and carries IP addresses, but is not itself IP."""
+Before h1 can send anything to h2 it must learn h2's MAC address. ARP (RFC 826)
+asks everyone on the segment "who has <h2's IP>? tell <h1's IP>" in a broadcast
+frame; only the host that owns the address answers "<h2's IP> is at <its MAC>",
+straight to the asker. Both kernels keep what they learned in their neighbour (ARP)
+table. ARP sits between layer 2 and layer 3: it travels in Ethernet frames (type
+0x0806) and carries IP addresses, but is not itself IP. Addresses change every run."""
 
 
 def scenario(run) -> None:
@@ -51,23 +58,12 @@ def scenario(run) -> None:
 
     with run.step("h1 reads the answer (your parse_is_at)",
                   "The sender fields of the is-at reply are h2's own addresses."):
-        outcome = run.student("parse_is_at", h1, Ether(reply))
-        run.evidence["parsed"] = outcome.value
-        run.note(f"parse_is_at gave {outcome.value!r}; h2's kernel reports {h2.ip} at {h2.mac}")
+        parse(run, reply, h1, h2)
 
     with run.step("What the kernels learned (your find_entry)",
                   "h2 learned h1 from the question itself, before answering it. h1 took the\n"
                   "unsolicited answer because its arp_accept is 1 (the lab set it)."):
-        lookups = []
-        for host, peer in ((h1, h2), (h2, h1), (h1, h3)):
-            table = host.kernel.neighbour_messages()
-            truth = host.kernel.neighbour(peer.ip)
-            answer = run.student("find_entry", host, table, peer.ip).value
-            lookups.append({"host": host.name, "ip": peer.ip, "answer": answer,
-                            "kernel": truth.mac if truth else None, "peer_mac": peer.mac})
-            run.note(f"find_entry({host.name}'s table, {peer.ip}) -> {answer!r}; "
-                     f"kernel: {truth.mac + ' ' + truth.state if truth else 'no entry'}")
-        run.evidence["lookups"] = lookups
+        look_up(run, h1, h2, h3)
 
     with run.step(f"h3 announces: {h3.ip} is at {h3.mac} (your build_gratuitous)",
                   "A gratuitous ARP asks about the sender's own address; listeners update\n"
@@ -85,31 +81,20 @@ def show_table(run, host) -> None:
     if not entries:
         run.note(f"{host.name}: (empty)")
     for entry in entries:
-        run.note(f"{host.name}: {entry.ip:<10} {entry.mac or '(none)':<17} {entry.state:<10} {entry.link}")
-
-
-def frame_bytes(value) -> tuple[bytes | None, str]:
-    """The bytes of a returned frame, or None and what is wrong with it."""
-    if not isinstance(value, Packet):
-        return None, f"returned {type(value).__name__}, not a scapy frame"
-    if Ether not in value or ARP not in value:
-        return None, f"returned {value.summary()}, not an Ether()/ARP() frame"
-    return bytes(value), ""
+        run.note(f"{host.name}: {entry.ip:<15} {entry.mac or '(none)':<17} {entry.state:<10} {entry.link}")
 
 
 def ask(run, asker, owner) -> bytes:
     """Send the student's who-has from asker; return owner's is-at (the reference's if need be)."""
     outcome = run.student("build_who_has", asker, asker.mac, asker.ip, owner.ip)
-    data, problem = frame_bytes(outcome.value)
-    evidence = run.evidence["who_has"] = {"problem": problem, "sent_at": None, "data": data,
+    data = bytes(outcome.value)  # the engine checked it is an Ether()/ARP() frame
+    evidence = run.evidence["who_has"] = {"problem": "", "sent_at": None, "data": data,
                                           "asker": (asker.ip, asker.mac), "owner": (owner.ip, owner.mac),
                                           "fallback_at": None}
     is_answer = lambda frame: is_at(frame, owner.ip, asker.ip)  # noqa: E731
-    reply = None
-    if data is not None:
-        asker.port.drain()
-        evidence["sent_at"] = asker.port.send(data)
-        reply = asker.port.expect(is_answer, REPLY_WAIT)
+    asker.port.drain()
+    evidence["sent_at"] = asker.port.send(data)
+    reply = asker.port.expect(is_answer, REPLY_WAIT)
     if reply is None:
         run.note(f"no is-at came back within {REPLY_WAIT} s; the lab sends the reference "
                  "request so the steps after this one still have an answer to work on")
@@ -127,13 +112,134 @@ def is_at(frame: bytes, owner_ip: str, asker_ip: str) -> bool:
         and packet[ARP].pdst == asker_ip
 
 
+# --- made-up inputs for the pure functions, drawn from run.rng, right answers known ---
+
+def draw_mac(rng) -> str:
+    octets = [rng.randrange(256) for _ in range(6)]
+    octets[0] = octets[0] & 0xFC | 0x02  # unicast, locally administered, like the hosts'
+    return ":".join(f"{o:02x}" for o in octets)
+
+
+def one_off(address: str, rng, separator: str, base: int) -> str:
+    """address with one of its parts (an IP's octet, a MAC's byte) changed."""
+    parts = [int(p, base) for p in address.split(separator)]
+    index = rng.randrange(1, len(parts))  # not the first: a MAC stays unicast
+    parts[index] = rng.choice([v for v in range(1, 255) if v != parts[index]])
+    return separator.join(str(p) if base == 10 else f"{p:02x}" for p in parts)
+
+
+def made_up_replies(rng) -> list[tuple[tuple[str, str], tuple[str, str]]]:
+    """(sender, target) of is-at replies, each (ip, mac); the right answer is the sender.
+
+    One pair differs in a single octet and a single byte, so any mix of sender and
+    target fields shows; one lies outside 10.0.0.0/8.
+    """
+    octet = lambda: rng.randrange(1, 255)  # noqa: E731
+    twin = (f"10.{octet()}.{octet()}.{octet()}", draw_mac(rng))
+    return [
+        ((f"10.{octet()}.{octet()}.{octet()}", draw_mac(rng)), (f"10.{octet()}.{octet()}.{octet()}", draw_mac(rng))),
+        (twin, (one_off(twin[0], rng, ".", 10), one_off(twin[1], rng, ":", 16))),
+        ((f"192.168.{octet()}.{octet()}", draw_mac(rng)), (f"172.{rng.randrange(16, 32)}.{octet()}.{octet()}",
+                                                            draw_mac(rng))),
+    ]
+
+
+def is_at_frame(sender: tuple[str, str], target: tuple[str, str]):
+    """An is-at frame as h1 would receive it, read back from its bytes like the live one."""
+    (ip, mac), (target_ip, target_mac) = sender, target
+    frame = Ether(dst=target_mac, src=mac) / ARP(op=2, hwsrc=mac, psrc=ip, hwdst=target_mac, pdst=target_ip)
+    return Ether(bytes(frame))
+
+
+def neighbour(ip: str, mac: str | None, state: str, ifindex: int) -> ndmsg:
+    """A neighbour entry shaped as pyroute2 returns one from the kernel (RTM_NEWNEIGH);
+    an INCOMPLETE one has no NDA_LLADDR, as in the kernel's own answers."""
+    attrs = [("NDA_DST", ip)] + ([("NDA_LLADDR", mac)] if mac else []) + [
+        ("NDA_PROBES", 0), ("NDA_CACHEINFO", {"ndm_confirmed": 0, "ndm_used": 0, "ndm_updated": 0,
+                                              "ndm_refcnt": 0})]
+    header = {"length": 64 + 12 * bool(mac), "type": 28, "flags": 2, "sequence_number": 255, "pid": 0,
+              "error": None, "target": "localhost"}
+    return ndmsg().load({"family": 2, "__pad": (), "ifindex": ifindex, "state": NUD[state], "flags": 0,
+                         "ndm_type": 1, "attrs": attrs, "header": header, "event": "RTM_NEWNEIGH"})
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """One find_entry case: the table, the address, the right answer and, if wrong, a hint."""
+
+    where: str
+    table: list
+    ip: str
+    truth: str | None
+    hint: str = ""
+
+
+def made_up_lookups(rng, subnet: str, ifindex: int) -> list[Lookup]:
+    """Look-ups in a table of seven entries drawn in the run's subnet: one in the middle,
+    one INCOMPLETE (no MAC yet), and x.y.z.n after x.y.z.nd, which a string match confuses.
+    Each look-up gets its own copy of the table, so one that changes it spoils no other."""
+    short = rng.randrange(4, 25)
+    longer = short * 10 + rng.randrange(10)
+    others = rng.sample([n for n in range(4, 254) if n not in (short, longer)], 5)
+    rows = [(others[0], "REACHABLE"), (longer, "STALE"), (others[1], "STALE"), (others[2], "DELAY"),
+            (others[3], "INCOMPLETE"), (short, "REACHABLE"), (others[4], "PERMANENT")]
+    entries = [(f"{subnet}.{n}", None if state == "INCOMPLETE" else draw_mac(rng), state) for n, state in rows]
+    where = f"a made-up table of {len(entries)} entries"
+
+    def case(index: int, hint: str = "") -> Lookup:
+        table = [neighbour(ip, mac, state, ifindex) for ip, mac, state in entries]
+        return Lookup(where, table, entries[index][0], entries[index][1], hint)
+
+    incomplete, near, far = entries[4][0], entries[5][0], entries[1][0]
+    return [case(2),
+            case(4, f"the entry for {incomplete} is INCOMPLETE: its MAC is not known yet (no NDA_LLADDR), "
+                    "so return None"),
+            case(5, f"compare whole addresses with ==: {near} is not {far}, which comes first in the table")]
+
+
+def answers(outcome) -> list[tuple]:
+    """(status, value or detail) of the live case, then of each extra case."""
+    live = (outcome.status, outcome.value if outcome.by_student else outcome.detail)
+    return [live, *outcome.cases]
+
+
+def parse(run, reply: bytes, asker, owner) -> None:
+    """The student's parse_is_at on h2's real reply, then on made-up ones."""
+    replies = [((owner.ip, owner.mac), (asker.ip, asker.mac))] + made_up_replies(run.rng)
+    outcome = run.student("parse_is_at", asker, Ether(reply),
+                          extra=[(is_at_frame(*pair),) for pair in replies[1:]])
+    run.evidence["parse"] = {"replies": replies, "answers": answers(outcome)}
+    run.note(f"parse_is_at gave {outcome.value!r}; h2's kernel reports {owner.ip} at {owner.mac}")
+    run.note(f"(and {len(replies) - 1} is-at replies the lab made up, graded too)")
+
+
+def look_up(run, h1, h2, h3) -> None:
+    """The student's find_entry on the live tables, then on a table the lab made up."""
+    lookups, kernel = [], []
+    for host, peer in ((h1, h2), (h2, h1), (h1, h3)):
+        table = host.kernel.neighbour_messages()
+        known = host.kernel.neighbour(peer.ip)
+        lookups.append(Lookup(f"{host.name}'s table", table, peer.ip, known.mac if known else None,
+                              "" if known else "when no entry has that IP, return None"))
+        kernel.append(f"{known.mac} {known.state}" if known else "no entry")
+    lookups += made_up_lookups(run.rng, h1.ip.rsplit(".", 1)[0], h1.kernel.link(h1.interface).index)
+    outcome = run.student("find_entry", h1, lookups[0].table, lookups[0].ip,
+                          extra=[(item.table, item.ip) for item in lookups[1:]])
+    given = answers(outcome)
+    for item, (status, value), seen in zip(lookups, given, kernel):
+        shown = repr(value) if status == DONE else "no answer"
+        run.note(f"find_entry({item.where}, {item.ip}) -> {shown}; kernel: {seen}")
+    run.note(f"(and {len(lookups) - len(kernel)} look-ups in {lookups[-1].where}, one INCOMPLETE, graded too)")
+    run.evidence["lookups"] = {
+        "cases": [{"where": i.where, "ip": i.ip, "truth": i.truth, "hint": i.hint} for i in lookups],
+        "answers": given, "peers": [h2.mac, h1.mac, None]}
+
+
 def announce(run, speaker, listener) -> None:
     outcome = run.student("build_gratuitous", speaker, speaker.mac, speaker.ip)
-    data, problem = frame_bytes(outcome.value)
-    evidence = run.evidence["gratuitous"] = {"problem": problem, "sent_at": None, "data": data,
+    data = bytes(outcome.value)
+    evidence = run.evidence["gratuitous"] = {"problem": "", "sent_at": None, "data": data,
                                              "speaker": (speaker.ip, speaker.mac), "learned": None}
-    if data is None:
-        return
     evidence["sent_at"] = speaker.port.send(data)
     deadline = time.monotonic() + REPLY_WAIT
     while time.monotonic() < deadline:  # the kernel updates its table within microseconds
@@ -145,11 +251,21 @@ def announce(run, speaker, listener) -> None:
     run.note(f"{listener.name}'s entry for {speaker.ip}: {evidence['learned'] or 'none'}")
 
 
-# --- grading: from the captured wire and the kernels' tables, never from prints ---
+# --- grading: from the captured wire, the kernels' tables and the made-up cases' answers ---
 
 def grade(evidence: dict, wire) -> list[Verdict]:
-    return [grade_who_has(evidence["who_has"], wire), grade_parse(evidence),
+    return [grade_who_has(evidence["who_has"], wire), grade_parse(evidence["parse"]),
             grade_lookups(evidence["lookups"]), grade_gratuitous(evidence["gratuitous"], wire)]
+
+
+def use_argument(name: str) -> str:
+    return f"take it from the argument {name}: addresses change every run"
+
+
+def no_source(packet) -> tuple[bool, str]:
+    """Ether() left without src: scapy fills it from a route it does not know here."""
+    return (packet.src == "00:00:00:00:00:00", "Ethernet source is 00:00:00:00:00:00 (scapy could not guess "
+                                               "it here), and a switch drops such a frame: set Ether(src=my_mac)")
 
 
 def grade_who_has(ev: dict, wire) -> Verdict:
@@ -167,10 +283,13 @@ def grade_who_has(ev: dict, wire) -> Verdict:
                                   f"so the Ethernet destination must be broadcast {BROADCAST}"),
         (arp.psrc == target_ip and arp.pdst == my_ip,
          "sender and target are swapped: psrc is the asker's IP (h1's own), pdst the IP being asked about"),
-        (arp.psrc != my_ip, f"psrc is {arp.psrc}: it must be the asker's own IP {my_ip}, where the answer goes"),
-        (arp.pdst != target_ip, f"pdst is {arp.pdst}: it must be the address asked about, {target_ip}"),
+        (arp.psrc != my_ip, f"psrc is {arp.psrc}: it must be the asker's own IP {my_ip}, where the answer "
+                            f"goes; {use_argument('my_ip')}"),
+        (arp.pdst != target_ip, f"pdst is {arp.pdst}: it must be the address asked about, {target_ip}; "
+                                f"{use_argument('target_ip')}"),
         (arp.hwsrc != my_mac, f"hwsrc is {arp.hwsrc}: it must be the asker's MAC {my_mac}, "
-                              "or the answer cannot come back"),
+                              f"or the answer cannot come back; {use_argument('my_mac')}"),
+        no_source(packet),
         (packet.src != my_mac, f"Ethernet source is {packet.src}: frames from h1 carry h1's MAC {my_mac}"),
     ]
     if verdict := first_mistake("who-has", detail, mistakes):
@@ -183,42 +302,64 @@ def grade_who_has(ev: dict, wire) -> Verdict:
     return Verdict("who-has", PASS, f"broadcast who-has, answered by h2's kernel {delay:.2f} ms later")
 
 
-def grade_parse(evidence: dict) -> Verdict:
-    value, (ip, mac) = evidence["parsed"], evidence["who_has"]["owner"]
-    asker_ip, asker_mac = evidence["who_has"]["asker"]
-    if not (isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, str) for v in value)):
-        return Verdict("is-at", FAIL, f"returned {value!r}", "return a tuple of two strings: (ip, mac)")
-    got = (value[0], value[1].lower())
-    if got == (ip, mac):
-        return Verdict("is-at", PASS, f"{ip} is at {mac}, the MAC h2's kernel reports")
-    if got == (mac, ip) or (value[1], value[0].lower()) == (ip, mac):
-        return Verdict("is-at", FAIL, f"returned {value!r}", "return (ip, mac) in that order")
-    if asker_ip in got or asker_mac in got:
-        return Verdict("is-at", FAIL, f"returned {value!r}",
-                       "that is h1, the asker: in a reply the sender fields (psrc, hwsrc) describe "
-                       "the host that answered")
-    return Verdict("is-at", FAIL, f"returned {value!r}, expected ({ip!r}, {mac!r})",
-                   "read the reply's sender fields: reply[ARP].psrc and reply[ARP].hwsrc")
+def same_host(value: tuple, host: tuple) -> bool:
+    """(ip, mac) pairs equal, whatever the case of the MAC's hex digits."""
+    return (value[0], value[1].lower()) == tuple(host)
 
 
-def grade_lookups(lookups: list[dict]) -> Verdict:
-    for item in lookups:
-        expected = item["kernel"]
-        if item["answer"] == expected:
-            continue
-        where = f"find_entry({item['host']}'s table, {item['ip']}) gave {item['answer']!r}, the kernel has {expected!r}"
-        if expected is None:
-            hint = "when no entry has that IP, return None"
-        elif not isinstance(item["answer"], str):
-            hint = 'return the MAC address as a string: entry.get_attr("NDA_LLADDR")'
-        else:
-            hint = 'return the MAC of the entry whose entry.get_attr("NDA_DST") equals ip, not another'
-        return Verdict("lookup", FAIL, where, hint)
-    learned = [i for i in lookups if i["kernel"] is not None]
-    if any(i["kernel"] != i["peer_mac"] for i in learned) or len(learned) < 2:
+def grade_parse(ev: dict) -> Verdict:
+    """ev['replies']: (sender, target) of each reply, live first; ev['answers']: what came back."""
+    replies, given = ev["replies"], ev["answers"]
+    status, value = given[0]
+    if status != DONE:  # the engine's verdict, with the error, stands
+        return Verdict("is-at", FAIL, value)
+    cases = score(same_host(value, replies[0][0]), tuple(given[1:]),
+                  [sender for sender, _ in replies[1:]], same=same_host)
+    if cases.wrong is None:
+        ip, mac = replies[0][0]
+        return Verdict("is-at", PASS, f"{ip} is at {mac}, the MAC h2's kernel reports; {cases.summary}")
+    index = cases.wrong[0]
+    (sender, target), (status, value) = replies[index], given[index]
+    where = "h2's reply" if index == 0 else f"a reply from {sender[0]} to {target[0]}"
+    got = f"returned {value!r}" if status == DONE else f"gave no answer: {value}"
+    detail = f"for {where}, {got}; {cases.summary}"
+    if cases.constant:
+        return Verdict("is-at", FAIL, detail, CONSTANT_HINT)
+    if status != DONE:
+        return Verdict("is-at", FAIL, detail, "it must read any is-at reply, not only h2's")
+    if same_host(value[::-1], sender):
+        return Verdict("is-at", FAIL, detail, "return (ip, mac) in that order")
+    if value[0] == target[0] or value[1].lower() == target[1]:
+        return Verdict("is-at", FAIL, detail, "that is the asker: in a reply the sender fields (psrc, hwsrc) "
+                                              "describe the host that answered")
+    return Verdict("is-at", FAIL, detail, "read the reply's sender fields: reply[ARP].psrc and reply[ARP].hwsrc")
+
+
+def grade_lookups(ev: dict) -> Verdict:
+    """ev['cases']: each look-up with its right answer and hint, the live ones first;
+    ev['answers']: what came back; ev['peers']: the MACs the live tables must hold."""
+    lookups, given = ev["cases"], ev["answers"]
+    if [item["truth"] for item in lookups[:len(ev["peers"])]] != ev["peers"]:
         return Verdict("lookup", FAIL, "the kernels' tables do not hold the peers' real MACs", LAB_FAULT)
-    return Verdict("lookup", PASS, "h1 knows h2 and h2 knows h1 (learned from the question), "
-                                   "h1 does not know h3 yet")
+    status, value = given[0]
+    if status != DONE:  # the engine's verdict, with the error, stands
+        return Verdict("lookup", FAIL, value)
+    cases = score(value == lookups[0]["truth"], tuple(given[1:]), [item["truth"] for item in lookups[1:]])
+    if cases.wrong is None:
+        return Verdict("lookup", PASS, "h1 knows h2 and h2 knows h1 (learned from the question), h1 does not "
+                                       f"know h3 yet; {cases.summary}")
+    index = cases.wrong[0]
+    item, (status, value) = lookups[index], given[index]
+    got = f"gave {value!r}" if status == DONE else f"gave no answer: {value}"
+    detail = f"find_entry({item['where']}, {item['ip']}) {got}, the right answer is {item['truth']!r}; " \
+             f"{cases.summary}"
+    if cases.constant:
+        hint = CONSTANT_HINT
+    elif status == DONE and value is None:  # and the right answer is a MAC
+        hint = f'the table has an entry for {item["ip"]}: return its entry.get_attr("NDA_LLADDR")'
+    else:
+        hint = item["hint"] or 'return the MAC of the entry whose entry.get_attr("NDA_DST") equals ip, not another'
+    return Verdict("lookup", FAIL, detail, hint)
 
 
 def grade_gratuitous(ev: dict, wire) -> Verdict:
@@ -233,11 +374,13 @@ def grade_gratuitous(ev: dict, wire) -> Verdict:
         (packet.dst != BROADCAST, f"Ethernet destination is {packet.dst}: an announcement is for "
                                   f"everyone, so it goes to {BROADCAST}"),
         (arp.psrc != ip or arp.pdst != ip, f"psrc={arp.psrc} pdst={arp.pdst}: a gratuitous ARP asks about "
-                                           f"the sender's own address, so both are {ip}"),
-        (arp.hwsrc != mac, f"hwsrc is {arp.hwsrc}: the announcement must carry h3's own MAC {mac}"),
+                                           f"the sender's own address, so both are {ip}; {use_argument('my_ip')}"),
+        (arp.hwsrc != mac, f"hwsrc is {arp.hwsrc}: the announcement must carry h3's own MAC {mac}; "
+                           f"{use_argument('my_mac')}"),
         (arp.op == 2 and arp.hwdst != mac, "as a reply (op 2), Linux takes it as gratuitous only if hwdst "
                                            "equals hwsrc; the usual form is a request, op 1"),
         (arp.op not in (1, 2), f"op is {arp.op}: use 1 (request), the usual form of an announcement"),
+        no_source(packet),
     ]
     if verdict := first_mistake("gratuitous", detail, mistakes):
         return verdict
@@ -249,7 +392,7 @@ def grade_gratuitous(ev: dict, wire) -> Verdict:
 
 LAB = Lab(
     name="arp-basic",
-    title="ARP: who has 10.0.0.2? Ask, answer, and watch the tables learn",
+    title="ARP: who has h2's address? Ask, answer, and watch the tables learn",
     topology="star",
     topology_args=(3,),
     exercise="arp_basic",
