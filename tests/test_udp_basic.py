@@ -1,6 +1,7 @@
 """udp-basic on a real network: the reference passes and tshark reads the same capture
 (length fields, good checksums, one datagram each way, the port unreachable quoting the
-student's datagram, no TCP); the untouched exercise is not done; typical mistakes fail
+student's datagram, no TCP), at addresses and ports the run drew (the same again with
+the same seed); the untouched exercise is not done; typical mistakes fail
 with their hint while the other checks pass; h1's kernel never sends a port
 unreachable; and a run leaves nothing behind."""
 from __future__ import annotations
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.root
 
 REFERENCE = ROOT / "solutions" / "udp_basic.py"
 FIELDS = ("frame.interface_name", "ip.src", "ip.dst", "ip.proto", "udp.srcport", "udp.dstport",
-          "udp.length", "udp.checksum.status", "icmp.type", "icmp.code")
+          "udp.length", "udp.checksum.status", "icmp.type", "icmp.code", "data.len")
 H1_PORT = "s1-eth1"  # every frame between h1 and h2 crosses both switch ports: count it once, here
 
 
@@ -44,41 +45,61 @@ def tshark(pcap: Path) -> list[dict]:
     return [row for row in rows if row["frame.interface_name"] == H1_PORT]
 
 
-def h1_port_unreachables(rows: list[dict]) -> list[dict]:
-    return [r for r in rows if r["ip.src"].startswith("10.0.0.1") and r["icmp.type"] == "3"]
+def h1_port_unreachables(rows: list[dict], h1: str) -> list[dict]:
+    return [r for r in rows if r["ip.src"].startswith(h1 + ",") and r["icmp.type"] == "3"]
+
+
+def addresses(document: dict) -> tuple[str, str]:
+    return document["hosts"]["h1"]["ip"], document["hosts"]["h2"]["ip"]
 
 
 def test_reference_passes_and_tshark_agrees(tmp_path):
     pcap = tmp_path / "ref.pcapng"
     code, document = check_json("--solution", "--pcap", str(pcap))
     assert code == 0 and {c["status"] for c in document["checks"]} == {"pass"}
+    h1, h2 = addresses(document)
     rows = tshark(pcap)
     assert not [r for r in rows if r["ip.proto"] == "6"], "no TCP at all: no handshake, no teardown"
     datagrams = [r for r in rows if r["ip.proto"] == "17"]
-    to_echo = [r for r in datagrams if (r["udp.srcport"], r["udp.dstport"]) == ("40000", "7000")]
-    echoes = [r for r in datagrams if (r["udp.srcport"], r["udp.dstport"]) == ("7000", "40000")]
-    assert len(to_echo) == 1 and len(echoes) == 1, "exactly one datagram each way for the echo"
-    data = len(b"hello, h2\n")
-    for row in to_echo + echoes:
+    sent = [r for r in datagrams if r["ip.src"] == h1]
+    echoes = [r for r in datagrams if r["ip.src"] == h2]
+    assert len(sent) == 2 and len(echoes) == 1, "one datagram each way for the echo, one to the unbound port"
+    to_echo, probe = sent
+    client, echo_port, closed = to_echo["udp.srcport"], to_echo["udp.dstport"], probe["udp.dstport"]
+    assert (echoes[0]["udp.srcport"], echoes[0]["udp.dstport"]) == (echo_port, client)
+    assert probe["udp.srcport"] == client and len({echo_port, closed, client}) == 3
+    data = int(to_echo["data.len"])
+    for row in (to_echo, echoes[0]):
+        assert row["data.len"] == str(data), "the echo carries what h1 sent"
         assert row["udp.length"] == str(8 + data) and row["udp.checksum.status"] == "1", row  # 1: good
-    probe = [r for r in datagrams if r["udp.dstport"] == "7001"]
-    assert len(probe) == 1 and probe[0]["udp.checksum.status"] == "1"
+    assert probe["udp.checksum.status"] == "1"
     # h2's ICMP port unreachable, quoting the student's datagram to the unbound port
     errors = [r for r in rows if r["icmp.type"] == "3" and r["icmp.code"] == "3"]
     assert len(errors) == 1
     error = errors[0]
-    assert error["ip.src"] == "10.0.0.2,10.0.0.1" and error["ip.dst"] == "10.0.0.1,10.0.0.2"
-    assert (error["udp.srcport"], error["udp.dstport"], error["udp.length"]) == ("40000", "7001",
-                                                                                probe[0]["udp.length"])
+    assert error["ip.src"] == f"{h2},{h1}" and error["ip.dst"] == f"{h1},{h2}"
+    assert (error["udp.srcport"], error["udp.dstport"], error["udp.length"]) == (client, closed, probe["udp.length"])
     assert [r["icmp.code"] for r in rows if r["ip.proto"] == "1,253"] == ["2"]  # protocol unreachable
-    assert h1_port_unreachables(rows) == [], "h1's kernel sent a port unreachable: the guard failed"
+    assert h1_port_unreachables(rows, h1) == [], "h1's kernel sent a port unreachable: the guard failed"
     # the report says what tshark says
     summaries = [f["summary"] for f in document["frames"]]
-    assert "IP 10.0.0.2 > 10.0.0.1: ICMP 10.0.0.2 udp port 7001 unreachable" in summaries
-    assert "IP 10.0.0.1.40000 > 10.0.0.2.7000: UDP, length 10" in summaries
-    assert "IP 10.0.0.2.7000 > 10.0.0.1.40000: UDP, length 10" in summaries
+    assert f"IP {h2} > {h1}: ICMP {h2} udp port {closed} unreachable" in summaries
+    assert f"IP {h1}.{client} > {h2}.{echo_port}: UDP, length {data}" in summaries
+    assert f"IP {h2}.{echo_port} > {h1}.{client}: UDP, length {data}" in summaries
     states = [s["state"] for step in document["steps"] for s in step["states"] if s["host"] == "h2"]
-    assert states[0] == "UNCONNECTED 10.0.0.2:7000" and states[-1] == "no UDP socket on port 7000"
+    assert states[0] == f"UNCONNECTED {h2}:{echo_port}" and states[-1] == f"no UDP socket on port {echo_port}"
+    notes = {step["title"].split(" (your ")[0]: step["notes"] for step in document["steps"]}
+    assert [n for n in notes["h1 reads the echo"] if "right in 5 of 5 cases, 4 made by the lab" in n]
+    assert [n.endswith("(right)") for n in notes["Which of these is a port unreachable?"]] == [True] * 9
+
+
+def test_the_seed_replays_a_run_and_another_seed_draws_other_values(tmp_path):
+    def drawn(seed: str) -> tuple:
+        _, document = check_json("--solution", "--seed", seed, "--pcap", str(tmp_path / f"{seed}.pcapng"))
+        rows = [r for r in tshark(tmp_path / f"{seed}.pcapng") if r["ip.proto"] == "17"]
+        return addresses(document), [(r["udp.srcport"], r["udp.dstport"], r["data.len"]) for r in rows]
+    first = drawn("11")
+    assert drawn("11") == first and drawn("12") != first
 
 
 def test_untouched_exercise_is_not_done(tmp_path):
@@ -95,11 +116,11 @@ def build_datagram(my_ip, peer_ip, my_port, peer_port, data):
     ("fixed-port", """
 def build_datagram(my_ip, peer_ip, my_port, peer_port, data):
     return IP(src=my_ip, dst=peer_ip) / UDP(sport=my_port, dport=7000) / data
-""", "datagram", "this time the lab asked for peer_port=7001"),
+""", "datagram", "this time the lab asked for peer_port="),
     ("no-udp-layer", """
 def build_datagram(my_ip, peer_ip, my_port, peer_port, data):
     return IP(src=my_ip, dst=peer_ip) / data
-""", "datagram", "the datagram has no UDP layer"),
+""", "datagram", "IP(...) / UDP(...)"),  # the engine checks the kind
     ("bad-checksum", """
 def build_datagram(my_ip, peer_ip, my_port, peer_port, data):
     return IP(src=my_ip, dst=peer_ip) / UDP(sport=my_port, dport=peer_port, chksum=0x1234) / data
@@ -120,6 +141,10 @@ def is_port_unreachable(packet):
 def is_port_unreachable(packet):
     return ICMP in packet and packet[ICMP].code == 3
 """, "unreachable", "type 5 code 3 is a redirect"),
+    ("haslayer-gives-0", """
+def is_port_unreachable(packet):
+    return packet.haslayer(ICMP) and packet[ICMP].type == 3 and packet[ICMP].code == 3
+""", "unreachable", "packet.haslayer(ICMP) answers 0, not False"),
 ]
 
 
@@ -132,7 +157,7 @@ def test_typical_mistakes_fail_with_their_hint(tmp_path, code, check, hint):
     assert checks[check]["status"] == "fail" and hint in checks[check]["hint"], checks[check]
     # only the mistaken part fails: the lab carried on with the reference's datagram
     assert [c["status"] for c in checks.values() if c["id"] != check] == ["pass"] * (len(checks) - 1)
-    assert h1_port_unreachables(tshark(pcap)) == []
+    assert h1_port_unreachables(tshark(pcap), addresses(document)[0]) == []
 
 
 def test_raising_on_a_packet_without_icmp_is_reported(tmp_path):
@@ -141,7 +166,8 @@ def test_raising_on_a_packet_without_icmp_is_reported(tmp_path):
                                   "--pcap", str(tmp_path / "c.pcapng"))
     checks = {c["id"]: c for c in document["checks"]}
     assert status == 1 and checks["unreachable"]["status"] == "fail"
-    assert "IndexError" in checks["unreachable"]["detail"]
+    assert "IndexError" in checks["unreachable"]["detail"] and "of 9 cases" in checks["unreachable"]["detail"]
+    assert "check ICMP in packet first" in checks["unreachable"]["hint"]
 
 
 def test_run_leaves_nothing_behind(tmp_path):
