@@ -60,7 +60,7 @@ def render(result: Result, stream: TextIO = sys.stdout) -> None:
     out(textwrap.indent(lab.intro, "  "))
     out()
     for name, (ip, mac) in result.hosts.items():
-        out(f"  {name}  {ip:<10} {mac}")
+        out(f"  {name}  {ip:<15} {mac}")
     source = "reference solution (--solution)" if result.solution else "your exercise"
     out(style(f"  code: {source}; seed {result.seed} (--seed {result.seed} replays this run)", "dim"))
     wire = Wire(result.frames)

@@ -94,10 +94,11 @@ def _hide_project(root: Path, path: Path) -> Path:
     _sys(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     covered = [d for d in (root, *SCRATCH) if d.is_dir()]
-    for folder in sorted(covered, key=lambda d: len(d.parts)):
-        if not any(other in folder.parents for other in covered):
-            _mount("lab-sandbox", folder, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=1777")
-    _mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "size=16m,mode=1777")
+    covered = [d for d in covered if not any(other in d.parents for other in covered)]  # /tmp hides /tmp/x
+    for folder in covered:
+        _mount("lab-sandbox", folder, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=1777")
+    if root in covered:  # else it lies in an empty scratch tmpfs already
+        _mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "size=16m,mode=1777")
     copy = Path("/tmp/lab-exercise")
     copy.mkdir(mode=0o755)
     for name, data in files.items():

@@ -95,17 +95,20 @@ LAB_RANGE = ipaddress.ip_network("10.0.0.0/16")  # where topology files put thei
 
 
 def vary(topo, rng) -> None:
-    """Give this run its own addresses: the hosts' 10.0.x.y move to a subnet drawn
-    within 10.0.0.0/8 (the host part kept, so h2 still ends in .2), and every host
-    gets a drawn, locally administered MAC. Code that hard-codes an address fails."""
+    """Give this run its own addresses: hosts' 10.0.x.y move to a subnet drawn within
+    10.0.0.0/8 and their host parts are renumbered by one drawn permutation (so two
+    hosts that shared a subnet still do), and every host gets a drawn, locally
+    administered MAC. Code that hard-codes an address, or guesses one, fails."""
     offset = rng.randrange(1, 255) << 16 | rng.randrange(0, 240) << 8
+    renumber = dict(zip(range(1, 255), rng.sample(range(1, 255), 254)))
     used: set[str] = set()
     for host in topo.hosts():
         info = topo.nodeInfo(host)
         if info.get("ip"):
             interface = ipaddress.ip_interface(info["ip"])
-            if interface.ip in LAB_RANGE:
-                info["ip"] = f"{interface.ip + offset}/{interface.network.prefixlen}"
+            if interface.ip in LAB_RANGE and 0 < int(interface.ip) & 0xFF < 255:
+                moved = (int(interface.ip) & ~0xFF | renumber[int(interface.ip) & 0xFF]) + offset
+                info["ip"] = f"{ipaddress.ip_address(moved)}/{interface.network.prefixlen}"
         mac = None
         while mac is None or mac in used:
             octets = [rng.randrange(256) for _ in range(6)]
