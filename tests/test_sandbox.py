@@ -8,6 +8,7 @@ only root can enter, as a class's submissions often do.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -224,3 +225,14 @@ def test_a_forged_result_cannot_run_code_in_the_lab():
         load_plain(pickle.dumps(Evil()))
     assert load_plain(pickle.dumps(("done", [1, b"x", {"a": (None, 2.5)}], []))) == \
         ("done", [1, b"x", {"a": (None, 2.5)}], [])
+
+
+def test_a_checkout_inside_tmp_runs_too(tmp_path):
+    """CI and instructors clone anywhere; /tmp is one of the folders a child gets empty."""
+    checkout = tmp_path / "netlab"
+    shutil.copytree(ROOT, checkout, ignore=shutil.ignore_patterns(".git", "captures", "__pycache__"))
+    done = subprocess.run([sys.executable, "-m", "lab", "check", "arp-basic", "--solution",
+                           "--pcap", str(tmp_path / "c.pcapng")], cwd=checkout, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("pass")
