@@ -210,13 +210,13 @@ def _child(request: dict, result_fd: int) -> None:
     try:
         signal.signal(signal.SIGALRM, _time_up)
         signal.setitimer(signal.ITIMER_REAL, request["timeout"])
+        if request["trace"]:  # before the import: `from socket import socket` gets the traced class
+            _trace(calls)
         module = _import(path)
         function = getattr(module, request["todo"], None) if request["todo"] else None
         if request["todo"] and not callable(function):
             status, results = TODO, f"{path.name} has no function {request['todo']}()"
         elif function is not None:
-            if request["trace"]:
-                _trace(calls)
             for args in cases:
                 results.append(_one(function, args, path))
                 if results[-1][0] == TIMEOUT:
