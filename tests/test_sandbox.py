@@ -23,6 +23,7 @@ pytestmark = pytest.mark.root
 
 ATTEMPTS = f'''
 import ctypes, importlib.util, os, signal, socket, sys
+from socket import socket as imported_socket
 
 ROOT = {str(ROOT)!r}
 
@@ -67,6 +68,11 @@ def who():
     status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines())
     return (status["Uid"].split()[0], status["CapEff"].strip(), status["NoNewPrivs"].strip(),
             os.readlink("/proc/self/ns/net"))
+
+
+def opens_a_socket():
+    with imported_socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
 
 
 def uses_helper():
@@ -117,7 +123,7 @@ def unplain(which):
 
 
 def sandboxed(tmp_path: Path, calls: list[tuple]) -> dict:
-    """Run each (todo, args, timeout) in the sandbox, from a run's private namespace;
+    """Run each (todo, args, timeout[, "trace"]) in the sandbox, from a run's private namespace;
     "PID" in args stands for the lab's own process. Results are keyed "0", "1", ..."""
     folder = tmp_path / "submission"
     folder.mkdir(mode=0o700)
@@ -133,11 +139,11 @@ def sandboxed(tmp_path: Path, calls: list[tuple]) -> dict:
         box = Sandbox(ROOT)
         try:
             found = {{}}
-            for index, (todo, args, timeout) in enumerate({calls!r}):
+            for index, (todo, args, timeout, *trace) in enumerate({calls!r}):
                 args = tuple(os.getpid() if a == "PID" else a for a in args)
                 data, printed, ending = box.collect(
-                    box.submit(Path({str(folder / "student.py")!r}), todo, [args], "/proc/self/ns/net", timeout),
-                    timeout)
+                    box.submit(Path({str(folder / "student.py")!r}), todo, [args], "/proc/self/ns/net", timeout,
+                               bool(trace)), timeout)
                 found[index] = {{"result": load_plain(data) if data else None,
                                 "printed": printed.decode(), "ending": ending}}
             found["lab netns"] = os.readlink("/proc/self/ns/net")
@@ -236,3 +242,10 @@ def test_a_checkout_inside_tmp_runs_too(tmp_path):
                           text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith("pass")
+
+
+def test_socket_calls_are_traced_however_the_class_was_imported(tmp_path):
+    found = sandboxed(tmp_path, [("opens_a_socket", (), 2, "trace")])
+    calls = found["0"]["result"][2]
+    assert [call[2] for call in calls] == ["socket", "bind", "close"]
+    assert calls[1][3] == "UDP ('127.0.0.1', 0)" and len({call[4] for call in calls}) == 1
