@@ -1,7 +1,10 @@
 """Exercise tcp-handshake: open a TCP connection by hand, segment by segment.
 
-    h1 10.0.0.1 ---s1--- h2 10.0.0.2     (topologies/star.py with two hosts)
-    your code, port 40000                a real Linux listener on port 5000
+    h1 ---s1--- h2                     (topologies/star.py with two hosts)
+    your code                          a real Linux listener
+
+Every run draws its own addresses, ports and data: take them from the arguments
+(the report shows the values of each run).
 
 Run it:    sudo python -m lab run tcp-handshake
 Grade it:  sudo python -m lab check tcp-handshake
@@ -26,6 +29,9 @@ def build_syn(my_ip: str, peer_ip: str, my_port: int, peer_port: int):
     Pick the initial sequence number (ISN) x at random among the 2**32 possible
     values: a guessable ISN lets a stranger inject segments into the connection.
     Only the SYN flag is set, and a SYN carries no data.
+
+    The lab also asks for SYNs it never sends (this connection again, another one):
+    each must follow its arguments and have an ISN of its own.
     """
     raise NotImplementedError
 
@@ -54,6 +60,8 @@ def build_data(syn_ack, data: bytes):
 def expected_ack(segment) -> int:
     """TODO 4: the acknowledgement number h2 must answer your data segment with.
 
-    An acknowledgement number names the next byte the receiver expects.
+    An acknowledgement number names the next byte the receiver expects. Write it for
+    any segment, not only this one: the lab also asks about segments of its own
+    making (data, a pure ACK, a SYN, a FIN, a FIN with data).
     """
     raise NotImplementedError

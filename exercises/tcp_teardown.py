@@ -1,13 +1,16 @@
 """Exercise tcp-teardown: close a TCP connection by hand, with the four-way teardown.
 
-    h1 10.0.0.1 ---s1--- h2 10.0.0.2     (topologies/star.py with two hosts)
-    your code, port 40000                a real Linux socket on port 5000
+    h1 ---s1--- h2                     (topologies/star.py with two hosts)
+    your code                          a real Linux socket
+
+Every run draws its own addresses, ports, ISN and data: take them from the
+arguments (the report shows the values of each run).
 
 Run it:    sudo python -m lab run tcp-teardown
 Grade it:  sudo python -m lab check tcp-teardown
 
 The lab opens the connection for you (the handshake of tcp-handshake) and sends
-10 bytes from h1; h2's kernel acknowledges them. Then it is your turn to close:
+a few bytes from h1; h2's kernel acknowledges them. Then it is your turn to close:
 your FIN, h2's ACK (h2 goes CLOSE_WAIT), h2's own FIN when its application closes
 (LAST_ACK), and your last ACK, after which h2's socket is gone (CLOSED).
 h2's states are read live and shown beside each segment.
@@ -29,7 +32,11 @@ def build_fin(my_last, peer_last):
 
 
 def expected_fin_ack(fin) -> int:
-    """TODO 2: the acknowledgement number h2 must answer your FIN with."""
+    """TODO 2: the acknowledgement number h2 must answer your FIN with.
+
+    Write it for any segment, not only this FIN: the lab also asks about segments
+    of its own making (data, a pure ACK, a SYN, a FIN, a FIN with data).
+    """
     raise NotImplementedError
 
 

@@ -26,5 +26,7 @@ def build_data(syn_ack, data: bytes):
 
 
 def expected_ack(segment) -> int:
-    """The next byte expected: the segment's seq plus the bytes it carried."""
-    return segment[TCP].seq + len(bytes(segment[TCP].payload))
+    """The next byte expected: the segment's seq plus the bytes it carried, plus one
+    for a SYN and one for a FIN; sequence numbers wrap at 2**32."""
+    tcp = segment[TCP]
+    return (tcp.seq + len(bytes(tcp.payload)) + tcp.flags.S + tcp.flags.F) % 2**32

@@ -15,8 +15,10 @@ def build_fin(my_last, peer_last):
 
 
 def expected_fin_ack(fin) -> int:
-    """A FIN consumes one sequence number, like a SYN: h2 acknowledges m+1."""
-    return fin[TCP].seq + _length(fin) + 1
+    """A FIN consumes one sequence number, like a SYN: h2 acknowledges m+1. Any other
+    segment: its seq, plus its data, plus one for a SYN; numbers wrap at 2**32."""
+    flags = fin[TCP].flags
+    return (fin[TCP].seq + _length(fin) + flags.S + flags.F) % 2**32
 
 
 def build_last_ack(peer_fin):

@@ -19,10 +19,25 @@ pytestmark = pytest.mark.root
 
 HANDSHAKE = ROOT / "solutions" / "tcp_handshake.py"
 TEARDOWN = ROOT / "solutions" / "tcp_teardown.py"
+
+
 def check_json(name: str, *args: str) -> tuple[int, dict]:
     result = lab("check", name, "--json", *args)
     assert result.stdout, result.stderr
     return result.returncode, json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """reference(name) -> (exit code, JSON document, capture) of one --solution run per lab."""
+    runs = {}
+
+    def run(name: str):
+        if name not in runs:
+            pcap = tmp_path_factory.mktemp(name) / "ref.pcapng"
+            runs[name] = (*check_json(name, "--solution", "--pcap", str(pcap)), pcap)
+        return runs[name]
+    return run
 
 
 def attempt(tmp_path: Path, reference: Path, code: str) -> Path:
@@ -44,18 +59,21 @@ def in_order(sequence: list[str], wanted: list[str]) -> bool:
     return position == len(wanted)
 
 
+def resets_from_h1(pcap: Path, document: dict) -> list[tuple]:
+    return [s for s in tshark_segments(pcap) if s[0] == document["hosts"]["h1"]["ip"] and "R" in s[4]]
+
+
 @pytest.mark.parametrize("name", ["tcp-handshake", "tcp-teardown"])
-def test_reference_passes_and_capture_agrees_with_tshark(tmp_path, name):
-    pcap = tmp_path / "ref.pcapng"
-    code, document = check_json(name, "--solution", "--pcap", str(pcap))
+def test_reference_passes_and_capture_agrees_with_tshark(reference, name):
+    code, document, pcap = reference(name)
     assert code == 0 and {c["status"] for c in document["checks"]} == {"pass"}
     on_wire = tshark_segments(pcap)
     assert on_wire and on_wire == reported_segments(document)
-    assert not [s for s in on_wire if s[0] == "10.0.0.1" and "R" in s[4]], "h1's kernel sent a reset"
+    assert not resets_from_h1(pcap, document), "h1's kernel sent a reset"
 
 
-def test_handshake_states_on_the_right_host(tmp_path):
-    _, document = check_json("tcp-handshake", "--solution", "--pcap", str(tmp_path / "c.pcapng"))
+def test_handshake_states_on_the_right_host(reference):
+    _, document, _ = reference("tcp-handshake")
     h1, h2 = states_of(document, "h1"), states_of(document, "h2")
     # the crafted handshake: the listener, then the request socket, then the connection
     assert in_order(h2, ["LISTEN", "SYN_RECV", "ESTABLISHED"])
@@ -64,8 +82,8 @@ def test_handshake_states_on_the_right_host(tmp_path):
     assert "SYN_SENT" not in " ".join(h2)
 
 
-def test_teardown_states_half_close_and_retransmission(tmp_path):
-    _, document = check_json("tcp-teardown", "--solution", "--pcap", str(tmp_path / "c.pcapng"))
+def test_teardown_states_half_close_and_retransmission(reference):
+    _, document, _ = reference("tcp-teardown")
     h1, h2 = states_of(document, "h1"), states_of(document, "h2")
     assert in_order(h2, ["CLOSE_WAIT", "LAST_ACK", "CLOSED"])  # the crafted close
     assert in_order(h1, ["FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT"])  # closer, between kernels
@@ -75,6 +93,24 @@ def test_teardown_states_half_close_and_retransmission(tmp_path):
     left = re.search(r"TIME_WAIT, ([\d.]+) s left; 1 s later: TIME_WAIT, ([\d.]+) s left", notes)
     assert left and 55 < float(left.group(1)) <= 60 and float(left.group(2)) < float(left.group(1))
     assert re.search(r"the FIN went out again \d+ ms later", notes)
+
+
+def test_a_seed_replays_ports_data_and_the_labs_isn(reference):
+    """The lab's own SYN (ports, ISN, window) and the data it sends come from the run's
+    seed: the same seed gives the same, another seed others."""
+    _, document, _ = reference("tcp-teardown")
+    seed = document["seed"]
+    again = check_json("tcp-teardown", "--solution", "--seed", str(seed))[1]
+    other = check_json("tcp-teardown", "--solution", "--seed", str(seed + 1))[1]
+    firsts = [opening(d) for d in (document, again, other)]
+    assert firsts[0] == firsts[1] and firsts[0] != firsts[2]
+    assert len(firsts[0]) == 2 and ".5000 " not in firsts[0][0] and ".40000 " not in firsts[0][0]
+
+
+def opening(document: dict) -> list[str]:
+    """h1's first SYN and first data segment, less the ack (h2's ISN is the kernel's)."""
+    summaries = [re.sub(r", ack \d+", "", f["summary"]) for f in document["frames"]]
+    return [line for line in summaries if "Flags [S]," in line or "Flags [P.]," in line][:2]
 
 
 @pytest.mark.parametrize("name", ["tcp-handshake", "tcp-teardown"])
@@ -133,7 +169,7 @@ def test_typical_mistakes_fail_with_their_hint(tmp_path, name, reference, code, 
     assert checks[check]["status"] == "fail" and hint in checks[check]["hint"], checks[check]
     # only the mistaken part fails: the lab carried on with the reference's segment
     assert [c["status"] for c in checks.values() if c["id"] != check] == ["pass"] * (len(checks) - 1)
-    assert not [s for s in tshark_segments(pcap) if s[0] == "10.0.0.1" and "R" in s[4]]
+    assert not resets_from_h1(pcap, document)
 
 
 def test_killed_tcp_run_leaves_nothing(tmp_path):

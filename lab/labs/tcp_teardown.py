@@ -2,12 +2,16 @@
 real Linux socket, then between two kernels with every state held visible, then the
 half-close, TIME_WAIT, and a FIN dropped on purpose.
 
-    h1 10.0.0.1 ---s1--- h2 10.0.0.2     topologies/star.py, two hosts
-    student's segments, port 40000       kernel socket, port 5000 (5001, 5002)
+    h1 ---s1--- h2                     topologies/star.py, two hosts (subnet drawn per run)
+    student's segments, port C         kernel socket on port S (and two more)
+
+Every run draws its ports, the data h1 sends before closing (text and length), and
+the ISN and window of the lab's own segments from run.rng. expected_fin_ack is also
+asked about segments of the lab's own making (lab/segments.py).
 """
 from __future__ import annotations
 
-import random
+import functools
 import socket
 import time
 
@@ -15,14 +19,13 @@ from scapy.layers.inet import IP, TCP
 
 from lab.definition import FAIL, PASS, CheckSpec, Lab, Verdict
 from lab.errors import ScenarioError
-from lab.grading import LAB_FAULT, first_mistake, sent_frame
+from lab.grading import first_mistake, sent_frame
 from lab.kinds import Frame
 from lab.peers import accept, connect, listen, received, states
-from lab.segments import SHAPE, describe, craft, deliver, poll, reply_to, send
-from lab.wire import flag_names
+from lab.segments import (SHAPE, ack_cases, craft, deliver, describe, grade_prediction, message, misaddressed,
+                          poll, ports, reply_to, send)
+from lab.wire import flag_names, payload
 
-SERVER, CLIENT, KERNELS, FAULT = 5000, 40000, 5001, 5002
-DATA = b"last words"
 TIME_WAIT_WATCH = 1.0  # seconds the lab watches TIME_WAIT tick down (Linux keeps it 60 s)
 
 INTRO = """\
@@ -38,70 +41,79 @@ the names are FIN_WAIT_1 and LAST_ACK; Linux's sock_diag says FIN_WAIT1, FIN_WAI
 
 def scenario(run) -> None:
     h1, h2 = run.host("h1"), run.host("h2")
-    with run.step("Set-up: a connection from h1's crafted segments to h2's socket",
+    server, client, kernels, fault = ports(run.rng, 4)
+    data = message(run.rng)
+    x = run.rng.randrange(2**32 - 2**16)  # an ISN this short connection never wraps past
+    window = run.rng.randrange(8192, 65536)
+    with run.step(f"Set-up: a connection from h1's crafted segments to h2's socket on port {server}",
                   "The lab keeps h1's kernel quiet (an nft rule drops its resets), opens the\n"
-                  "connection with its own SYN and ACK, and sends 10 bytes, which h2 acknowledges.",
+                  f"connection with its own SYN and ACK, and sends {len(data)} bytes, which h2 acknowledges.",
                   ladder=("h1", "h2")):
         h1.firewall.add("rst-guard", "output", "tcp flags rst")
-        server = listen(h2, SERVER)
+        server_socket = listen(h2, server)
         h1.cmd("ping -c1 -W1", h2.ip)
-        x = random.randrange(2**32)
-        syn_ack = send(h1, h2, craft(h1, h2, CLIENT, SERVER, "S", x), reply_to(h1, SERVER, CLIENT, "SA"))
+        own = functools.partial(craft, h1, h2, client, server, window=window)  # own(flags, seq, ack, data)
+        syn_ack = send(h1, h2, own("S", x), reply_to(h1, server, client, "SA"))
         y = syn_ack[TCP].seq
-        send(h1, h2, craft(h1, h2, CLIENT, SERVER, "A", x + 1, y + 1),
-             lambda: "ESTABLISHED" in h2.tcp_states(CLIENT))
-        connection = poll(lambda: accept(server), 0.5)
-        my_last = craft(h1, h2, CLIENT, SERVER, "PA", x + 1, y + 1, DATA)
-        peer_last = send(h1, h2, my_last, reply_to(h1, SERVER, CLIENT, "A"))
+        send(h1, h2, own("A", x + 1, y + 1), lambda: "ESTABLISHED" in h2.tcp_states(client))
+        connection = poll(lambda: accept(server_socket), 0.5)
+        my_last = own("PA", x + 1, y + 1, data)
+        peer_last = send(h1, h2, my_last, reply_to(h1, server, client, "A"))
         poll(lambda: received(connection), 0.5)
-        run.state(h2, states(h2, SERVER))
+        run.state(h2, states(h2, server))
+    ends = {"h1": h1.ip, "h2": h2.ip, "client": client, "server": server}
 
     with run.step("h1 closes: FIN (your build_fin and expected_fin_ack)",
                   "h2's kernel acknowledges the FIN at once and tells its application (recv\n"
-                  "returns b''); the socket waits in CLOSE_WAIT for the application to close.",
+                  "returns b''); the socket waits in CLOSE_WAIT for the application to close.\n"
+                  "expected_fin_ack is also asked about segments of the lab's own making.",
                   ladder=("h1", "h2")):
         # Taken means CLOSE_WAIT: h2 also answers a misplaced FIN, with a duplicate ACK.
         fin = deliver(run, "build_fin", h1, h2, (my_last, peer_last),
-                      lambda: "CLOSE_WAIT" in h2.tcp_states(CLIENT))
-        after_fin = states(h2, SERVER)
+                      lambda: "CLOSE_WAIT" in h2.tcp_states(client))
+        after_fin = states(h2, server)
         run.state(h2, after_fin)
-        acks = poll(lambda: run.wire().tcp(after=fin.fallback_at or fin.sent_at, sport=SERVER,
-                                           dport=CLIENT, flags="A"), 0.5)
+        acks = poll(lambda: run.wire().tcp(after=fin.fallback_at or fin.sent_at, sport=server,
+                                           dport=client, flags="A"), 0.5)
         h2_ack = acks[-1].packet[TCP].ack if acks else None
-        guess = run.student("expected_fin_ack", h1, fin.segment).value
-        run.note(f"expected_fin_ack gave {guess!r}; h2 answered ack={h2_ack}")
-        run.evidence["fin"] = {**fin.evidence(), "m": my_last[TCP].seq + len(DATA), "y": y,
-                               "data_seq": my_last[TCP].seq, "h2_states": after_fin,
-                               "h2_ack": h2_ack, "guess": guess}
+        extra, truths, shapes = ack_cases(run.rng, h1.ip, h2.ip)
+        guess = run.student("expected_fin_ack", h1, fin.segment, extra=extra)
+        run.note(f"expected_fin_ack gave {guess.value!r}; h2 answered ack={h2_ack}")
+        taken = fin.segment[TCP]
+        run.evidence["fin"] = {**fin.evidence(), **ends, "m": x + 1 + len(data), "y": y, "length": len(data),
+                               "data_seq": x + 1, "h2_states": after_fin, "h2_ack": h2_ack,
+                               "live": (str(taken.flags), taken.seq, len(payload(fin.segment))),
+                               "guess": guess.value, "cases": list(guess.cases), "truths": truths,
+                               "shapes": shapes}
 
     with run.step("h2's application closes: its FIN, and LAST_ACK", ladder=("h1", "h2")):
         connection.close()
-        peer_fin = poll(reply_to(h1, SERVER, CLIENT, "FA"), 0.5)
+        peer_fin = poll(reply_to(h1, server, client, "FA"), 0.5)
         if peer_fin is None:
             raise ScenarioError("h2 did not send its FIN after its application closed")
-        run.state(h2, states(h2, SERVER))
+        run.state(h2, states(h2, server))
 
     with run.step("h1 acknowledges h2's FIN (your build_last_ack)",
                   "With the last ACK in, h2's socket is gone: CLOSED. (h1 has no kernel socket\n"
                   "here, so there is no TIME_WAIT on its side; the next steps show one.)",
                   ladder=("h1", "h2")):
-        last = deliver(run, "build_last_ack", h1, h2, (peer_fin,), lambda: not h2.tcp_states(CLIENT),
+        last = deliver(run, "build_last_ack", h1, h2, (peer_fin,), lambda: not h2.tcp_states(client),
                        wait=0.15)  # under h2's FIN retransmission timeout (at least 200 ms)
-        closed = states(h2, SERVER)
+        closed = states(h2, server)
         run.state(h2, closed)
-        run.evidence["last_ack"] = {**last.evidence(), "m": run.evidence["fin"]["m"], "k": peer_fin[TCP].seq,
-                                    "closed": not h2.tcp_states(CLIENT)}
+        run.evidence["last_ack"] = {**last.evidence(), **ends, "m": run.evidence["fin"]["m"],
+                                    "k": peer_fin[TCP].seq, "closed": not h2.tcp_states(client)}
 
-    kernels_close(run, h1, h2)
-    lost_fin(run, h1, h2)
+    kernels_close(run, h1, h2, kernels)
+    lost_fin(run, h1, h2, fault)
 
 
-def kernels_close(run, h1, h2) -> None:
+def kernels_close(run, h1, h2, port: int) -> None:
     """Active close between two kernels, each transient state held long enough to read."""
     seen = run.evidence["kernels"] = []
 
     def both():
-        pair = (states(h1, KERNELS), states(h2, KERNELS))
+        pair = (states(h1, port), states(h2, port))
         run.state(h1, pair[0])
         run.state(h2, pair[1])
         seen.append(pair)
@@ -110,16 +122,16 @@ def kernels_close(run, h1, h2) -> None:
                   "The lab holds h2's ACK of the FIN at h1's door: h1 waits in FIN_WAIT1 while h2\n"
                   "is already CLOSE_WAIT. Delivered, the ACK moves h1 to FIN_WAIT2.",
                   ladder=("h1", "h2")):
-        server = listen(h2, KERNELS)
-        client = connect(h1, h2, KERNELS)
+        server = listen(h2, port)
+        client = connect(h1, h2, port)
         connection = poll(lambda: accept(server), 0.5)
         both()
-        run.hold(h1, f"tcp sport {KERNELS} tcp flags == ack", "hold-ack")
+        run.hold(h1, f"tcp sport {port} tcp flags == ack", "hold-ack")
         client.shutdown(socket.SHUT_WR)  # close() would make any later data draw a reset
-        poll(lambda: "CLOSE_WAIT" in h2.tcp_states(KERNELS), 0.5)
+        poll(lambda: "CLOSE_WAIT" in h2.tcp_states(port), 0.5)
         both()
-        run.release(h1, "hold-ack", lambda p: TCP in p and p[TCP].sport == KERNELS)
-        poll(lambda: "FIN_WAIT2" in h1.tcp_states(KERNELS), 0.5)
+        run.release(h1, "hold-ack", lambda p: TCP in p and p[TCP].sport == port)
+        poll(lambda: "FIN_WAIT2" in h1.tcp_states(port), 0.5)
         both()
 
     with run.step("Half-close: h2 still sends in CLOSE_WAIT, h1 receives in FIN_WAIT2",
@@ -135,21 +147,21 @@ def kernels_close(run, h1, h2) -> None:
     with run.step("h2 closes: LAST_ACK held visible; h1 enters TIME_WAIT",
                   "The lab holds h1's last ACK at h2's door: h2 waits in LAST_ACK while h1 is\n"
                   "already in TIME_WAIT. Delivered, the ACK ends h2's socket.", ladder=("h1", "h2")):
-        run.hold(h2, f"tcp dport {KERNELS} tcp flags == ack", "hold-last-ack")
+        run.hold(h2, f"tcp dport {port} tcp flags == ack", "hold-last-ack")
         connection.close()
-        poll(lambda: "TIME_WAIT" in h1.tcp_states(KERNELS), 0.5)
+        poll(lambda: "TIME_WAIT" in h1.tcp_states(port), 0.5)
         both()
-        run.release(h2, "hold-last-ack", lambda p: TCP in p and p[TCP].dport == KERNELS)
-        poll(lambda: not any(s != "LISTEN" for s in h2.tcp_states(KERNELS)), 0.5)
+        run.release(h2, "hold-last-ack", lambda p: TCP in p and p[TCP].dport == port)
+        poll(lambda: not any(s != "LISTEN" for s in h2.tcp_states(port)), 0.5)
         both()
 
     with run.step("TIME_WAIT: how long, read from the kernel",
                   "2MSL is twice the maximum segment lifetime: 4 minutes with RFC 793's MSL of\n"
                   "2 minutes. Linux does not use a configurable MSL: it keeps TIME_WAIT a fixed\n"
                   "60 s. (tcp_fin_timeout, often blamed, bounds an orphaned FIN_WAIT2 instead.)"):
-        first = time_wait(h1)
+        first = time_wait(h1, port)
         time.sleep(TIME_WAIT_WATCH)  # the point is to let time pass
-        second = time_wait(h1)
+        second = time_wait(h1, port)
         with open(f"/proc/{h1.node.shell.pid}/root/proc/sys/net/ipv4/tcp_fin_timeout") as f:
             fin_timeout = f.read().strip()
         run.note(f"h1's socket: {first[0]}, {first[1] / 1000:.1f} s left; "
@@ -159,35 +171,35 @@ def kernels_close(run, h1, h2) -> None:
         run.evidence["time_wait"] = [first, second]
 
 
-def time_wait(host) -> tuple[str, int]:
-    """(state, milliseconds left) of host's TIME_WAIT socket on the kernels' port."""
+def time_wait(host, port: int) -> tuple[str, int]:
+    """(state, milliseconds left) of host's TIME_WAIT socket with port at one end."""
     for sock in host.kernel.sockets("tcp"):
-        if KERNELS in (sock.local[1], sock.remote[1]) and sock.state == "TIME_WAIT":
+        if port in (sock.local[1], sock.remote[1]) and sock.state == "TIME_WAIT":
             return sock.state, sock.expires_ms
     return "no TIME_WAIT socket", 0
 
 
-def lost_fin(run, h1, h2) -> None:
+def lost_fin(run, h1, h2, port: int) -> None:
     with run.step("A lost FIN: dropped once on purpose, then retransmitted",
                   "An nft rule at h2's door drops h1's first FIN and is then removed. h1 stays in\n"
                   "FIN_WAIT1 and h2 in ESTABLISHED until h1's kernel sends the FIN again, after\n"
                   "its retransmission timeout.", ladder=("h1", "h2")):
-        server = listen(h2, FAULT)
-        client = connect(h1, h2, FAULT)
+        server = listen(h2, port)
+        client = connect(h1, h2, port)
         connection = poll(lambda: accept(server), 0.5)  # kept: a dropped socket would close
-        h2.firewall.add("drop-fin", "input", f"tcp dport {FAULT} tcp flags & fin == fin")
-        run.event("the lab drops, at h2's door, the first FIN to port 5002")
+        h2.firewall.add("drop-fin", "input", f"tcp dport {port} tcp flags & fin == fin")
+        run.event(f"the lab drops, at h2's door, the first FIN to port {port}")
         client.shutdown(socket.SHUT_WR)
         poll(lambda: h2.firewall.dropped("drop-fin"), 1.0)
         h2.firewall.remove("drop-fin")
-        waiting = (states(h1, FAULT), states(h2, FAULT))
+        waiting = (states(h1, port), states(h2, port))
         run.state(h1, waiting[0])
         run.state(h2, waiting[1])
-        poll(lambda: "CLOSE_WAIT" in h2.tcp_states(FAULT), 3.0)
-        after = (states(h1, FAULT), states(h2, FAULT))
+        poll(lambda: "CLOSE_WAIT" in h2.tcp_states(port), 3.0)
+        after = (states(h1, port), states(h2, port))
         run.state(h1, after[0])
         run.state(h2, after[1])
-        fins = run.wire().tcp(sport=poll(lambda: client.getsockname()[1], 0.1), dport=FAULT)
+        fins = run.wire().tcp(sport=poll(lambda: client.getsockname()[1], 0.1), dport=port)
         fins = [f for f in fins if "F" in str(f.packet[TCP].flags)]
         if len(fins) >= 2:
             run.note(f"the FIN went out again {1000 * (fins[1].time - fins[0].time):.0f} ms later")
@@ -206,17 +218,19 @@ def grade_fin(ev: dict, wire) -> Verdict:
     seen, verdict = sent_frame("fin", ev, wire, SHAPE)
     if verdict:
         return verdict
-    segment, m, y = seen.packet, ev["m"], ev["y"]
+    segment, m, y, length = seen.packet, ev["m"], ev["y"], ev["length"]
     tcp, flags = segment[TCP], str(segment[TCP].flags)
     mistakes = [
         ("F" not in flags, f"flags are {flag_names(segment)}: a FIN needs the FIN flag"),
         ("A" not in flags, "FIN without the ACK flag: every segment after the handshake carries ACK, "
                            "and Linux ignores one without it: flags='FA'"),
-        (tcp.seq == ev["data_seq"], f"seq not advanced after data: your {len(DATA)} bytes took "
-                                    f"{len(DATA)} sequence numbers, so the FIN's seq is {m}"),
+        (tcp.seq == ev["data_seq"], f"seq not advanced after data: your {length} bytes took "
+                                    f"{length} sequence numbers, so the FIN's seq is {m}"),
         (tcp.seq != m, f"seq is m{tcp.seq - m:+d}: the FIN takes the number after your last byte"),
         (tcp.ack != y + 1, f"ack is y{tcp.ack - y:+d}: you still expect h2's byte y+1"),
-        ((tcp.sport, tcp.dport) != (CLIENT, SERVER), "keep the connection's ports: 40000 to 5000"),
+        ((tcp.sport, tcp.dport) != (ev["client"], ev["server"]),
+         f"keep the connection's ports: from {ev['client']} to {ev['server']}"),
+        misaddressed(segment, ev),
     ]
     if verdict := first_mistake("fin", describe(segment), mistakes):
         return verdict
@@ -226,15 +240,8 @@ def grade_fin(ev: dict, wire) -> Verdict:
 
 
 def grade_fin_ack(ev: dict) -> Verdict:
-    guess, real = ev["guess"], ev["h2_ack"]
-    detail = f"you said {guess!r}; h2 answered ack={real}"
-    if real is None:
-        return Verdict("fin-ack", FAIL, "no ACK from h2 was captured", LAB_FAULT)
-    if guess == real:
-        return Verdict("fin-ack", PASS, f"m+1 = {real}: the FIN consumed one sequence number")
-    if guess == real - 1:
-        return Verdict("fin-ack", FAIL, detail, "the FIN consumes a sequence number, so h2 acknowledges m+1")
-    return Verdict("fin-ack", FAIL, detail, "the FIN's seq plus one: it carries no data but takes a number")
+    return grade_prediction("fin-ack", ev, ev["h2_ack"], ev["live"],
+                            f"m+1 = {ev['h2_ack']}: the FIN consumed one sequence number")
 
 
 def grade_last_ack(ev: dict, wire) -> Verdict:
@@ -249,6 +256,9 @@ def grade_last_ack(ev: dict, wire) -> Verdict:
         (tcp.ack != k + 1, f"ack is k{tcp.ack - k:+d}: acknowledge h2's FIN with k+1"),
         (tcp.seq == m, "seq=m: your FIN used up m, so this segment's seq is m+1"),
         (tcp.seq != m + 1, f"seq is m{tcp.seq - m:+d}: after your FIN, your next number is m+1"),
+        ((tcp.sport, tcp.dport) != (ev["client"], ev["server"]),
+         f"swap the FIN's ports: the ACK goes from {ev['client']} to {ev['server']}"),
+        misaddressed(segment, ev),
     ]
     if verdict := first_mistake("last-ack", describe(segment), mistakes):
         return verdict
@@ -267,7 +277,7 @@ LAB = Lab(
     returns={"build_fin": Frame(IP, TCP), "expected_fin_ack": int, "build_last_ack": Frame(IP, TCP)},
     checks=(
         CheckSpec("fin", "build_fin", "FIN,ACK seq=m puts h2 in CLOSE_WAIT"),
-        CheckSpec("fin-ack", "expected_fin_ack", "h2 acknowledges the FIN with m+1"),
+        CheckSpec("fin-ack", "expected_fin_ack", "h2 acknowledges the FIN with m+1, and other segments get theirs"),
         CheckSpec("last-ack", "build_last_ack", "ACK ack=k+1 takes h2 from LAST_ACK to CLOSED"),
     ),
     intro=INTRO,
