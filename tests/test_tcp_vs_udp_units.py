@@ -1,48 +1,184 @@
-"""tcp-vs-udp without a network: the lab's own framing and count, the retransmission
-count from a hand-made capture, the nft loss rule, and the hints for typical mistakes."""
+"""tcp-vs-udp without a network: what a run draws, the cases the lab makes with their
+right answers (checked against the exercise's definitions, written here again in
+another way), the retransmission count from a hand-made capture, the nft loss rule,
+and the grading of every typical mistake from hand-made evidence."""
 from __future__ import annotations
 
 import random
+from types import SimpleNamespace
 
+import pytest
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
 from conftest import ROOT
 from lab.capture import Frame
 from lab.definition import FAIL, PASS
-from lab.exercise import progress
+from lab.exercise import TODO, Outcome, progress
+from lab.grading import CONSTANT_HINT
 from lab.impair import loss_rule
 from lab.labs import tcp_vs_udp as lab
 from lab.loader import load_file
+from lab.sandbox import DONE, RAISED
 from lab.wire import Wire
 
 REFERENCE = load_file(ROOT / "solutions" / "tcp_vs_udp.py", RuntimeError, "tcp_vs_udp_reference")
-LATE = [0, 1, 2, 5, 6, 6, 7, 8, 9, 3, 4]  # what the late-datagram step delivers
+SEEDS = range(300)
 
 
-def test_framing_keeps_the_incomplete_rest():
-    assert lab.frame_messages(b"one\ntwo\nth") == ([b"one", b"two"], b"th")
-    assert lab.frame_messages(b"one\n") == ([b"one"], b"")
-    assert lab.frame_messages(b"") == ([], b"")
-    assert lab.frame_messages(b"\n\n") == ([b"", b""], b"")  # empty messages are messages
+def by_definition(sent: int, received: list[int]) -> dict:
+    """tally() as its docstring words it, one clause at a time."""
+    firsts = [i for i, n in enumerate(received) if n not in received[:i]]
+    delivered = len({n for n in received if 0 <= n < sent})
+    return {"delivered": delivered, "lost": sent - delivered, "duplicated": len(received) - len(firsts),
+            "out_of_order": sum(any(m > received[i] for m in received[:i]) for i in firsts)}
 
 
-def test_count_follows_the_docstring_definitions():
-    assert lab.count(5, [0, 2, 2, 1, 4]) == {"delivered": 4, "lost": 1, "duplicated": 1, "out_of_order": 1}
-    assert lab.count(10, LATE) == {"delivered": 10, "lost": 0, "duplicated": 1, "out_of_order": 2}
-    assert lab.count(3, []) == {"delivered": 0, "lost": 3, "duplicated": 0, "out_of_order": 0}
-    # a late duplicate counts as duplicated only
-    assert lab.count(3, [0, 1, 2, 0]) == {"delivered": 3, "lost": 0, "duplicated": 1, "out_of_order": 0}
+def test_a_run_draws_its_ports_messages_and_sizes_from_the_seed():
+    plans = [lab.draw(random.Random(seed)) for seed in SEEDS]
+    assert lab.draw(random.Random(3)) == plans[3]
+    for field in ("boundary_tcp", "lossy_udp", "texts", "messages", "chunk", "late", "held", "twice"):
+        assert len({getattr(plan, field) for plan in plans}) > 3, field
+    for plan in plans:
+        ports = (plan.boundary_tcp, plan.boundary_udp, plan.lossy_tcp, plan.lossy_udp, plan.late_udp)
+        assert len(set(ports)) == 5 and all(1024 <= port < 32768 for port in ports)
+        assert 3 <= len(plan.texts) and all(text.endswith(b"\n") and text.count(b"\n") == 1 for text in plan.texts)
+        assert plan.chunk % lab.WIDTH and 300 <= plan.chunk <= 700
+        first, second = plan.held
+        assert second == first + 1 and 0 < first and second + 2 < plan.late and plan.twice not in plan.held
 
 
-def test_reference_solution_agrees_with_the_lab():
-    rng = random.Random(8)
-    for _ in range(200):
-        sent = rng.randrange(1, 30)
-        received = [rng.randrange(sent) for _ in range(rng.randrange(40))]
-        assert REFERENCE.tally(sent, received) == lab.count(sent, received)
-        stream = b"".join(b"%05d\n" % n for n in received)[:rng.randrange(200)]
-        assert REFERENCE.split_messages(stream) == lab.frame_messages(stream)
+def test_the_late_step_order_and_its_counts_by_construction():
+    plan = lab.Plan(1, 2, 3, 4, 5, (b"a\n",), 200, 500, late=10, held=(3, 4), twice=6)
+    assert lab.late_order(plan) == [0, 1, 2, 5, 6, 6, 7, 8, 9, 3, 4]
+    for seed in SEEDS:
+        plan = lab.draw(random.Random(seed))
+        row = lab.late_row(plan, lab.late_order(plan))
+        assert row["truth"] == by_definition(plan.late, row["received"]) == lab.counted(plan.late, 0, 1, 2)
+
+
+def test_made_up_buffers_are_built_from_their_answers():
+    seen = set()
+    for seed in SEEDS:
+        for case in lab.made_up_buffers(random.Random(seed)):
+            messages, rest = case["truth"]
+            assert case["input"] == b"".join(m + b"\n" for m in messages) + rest
+            assert all(b"\n" not in piece for piece in messages + [rest])
+            assert REFERENCE.split_messages(case["input"]) == case["truth"]
+            seen.update(case["input"])
+            seen.add(case["where"])
+    assert "a buffer the lab made up (an empty buffer)" in seen and "a buffer the lab made up " \
+           "(only the start of a message)" in seen
+    assert set(range(256)) - {ord("\n")} <= seen  # every byte but the newline shows up
+
+
+def stripped(buffer: bytes):
+    """A typical wrong split: lines cut by splitlines() and stripped."""
+    *lines, rest = buffer.split(b"\n")
+    return [line.strip() for piece in lines for line in piece.splitlines() or [b""]], rest
+
+
+def decoded(buffer: bytes):
+    """A typical wrong split: through str."""
+    *lines, rest = buffer.decode().split("\n")
+    return [line.encode() for line in lines], rest.encode()
+
+
+def test_made_up_buffers_catch_strip_splitlines_and_decode_every_run():
+    for seed in SEEDS:
+        made = lab.made_up_buffers(random.Random(seed))
+        assert any(stripped(case["input"]) != case["truth"] for case in made)
+        with pytest.raises(UnicodeDecodeError):
+            [decoded(case["input"]) for case in made]
+
+
+def test_stream_pieces_know_each_cut_from_the_offsets():
+    plan = lab.Plan(1, 2, 3, 4, 5, (b"a\n",), messages=5, chunk=8, late=10, held=(3, 4), twice=6)
+    chunks = [b"00000\n00", b"001\n0000", b"2\n00003\n", b"000"]
+    pieces = lab.stream_pieces(plan, chunks)
+    assert [p["input"] for p in pieces] == [b"00000\n00", b"00001\n0000", b"00002\n00003\n", b"000"]
+    assert [p["truth"] for p in pieces] == [([b"00000"], b"00"), ([b"00001"], b"0000"),
+                                            ([b"00002", b"00003"], b""), ([], b"000")]
+    assert all(REFERENCE.split_messages(p["input"]) == p["truth"] for p in pieces)
+    row = lab.tcp_row(plan, {"chunks": chunks})
+    assert row["truth"] == lab.counted(4, 1) == by_definition(5, row["received"])
+    with pytest.raises(Exception, match="not the messages h1 sent"):
+        lab.stream_pieces(plan, [b"00000\n00002\n"])
+
+
+@pytest.mark.parametrize("shape", [dict(lost=3), dict(copies=4), dict(late=3), dict(late=4, together=True),
+                                   dict(lost=2, late=3, copies=3), dict(lost=12)])
+def test_received_lists_have_the_counts_they_were_built_with(shape):
+    for seed in SEEDS:
+        case = lab.received_list(random.Random(seed), 12, **shape)
+        assert case["truth"] == by_definition(12, case["received"]), (seed, case)
+        assert case["truth"] == REFERENCE.tally(12, case["received"])
+        assert all(any(m > n for m in case["received"][:case["received"].index(n)]) for n in case["late"])
+
+
+def test_made_up_tallies_cover_each_mistake():
+    for seed in SEEDS:
+        cases = {case["where"]: case for case in lab.made_up_tallies(random.Random(seed))}
+        assert all(case["truth"] == by_definition(case["sent"], case["received"]) for case in cases.values())
+        together = cases["a list the lab made up (late ones after the largest)"]
+        assert lab.adjacent_inversions(together["received"]) == 1 < together["truth"]["out_of_order"]
+        assert cases["a list the lab made up (nothing arrived)"]["received"] == []
+        copies = cases["a list the lab made up (some twice or more)"]
+        assert len(copies["received"]) > len(set(copies["received"]))
+
+
+def test_udp_row_counts_from_the_counters_only_when_they_explain_what_arrived():
+    plan = lab.Plan(1, 2, 3, 4, 5, (b"a\n",), messages=6, chunk=8, late=10, held=(3, 4), twice=6)
+    udp = {"complete": True, "received": [0, 1, 3, 5], "dropped": 2, "buffer_drops": 0}
+    assert lab.udp_row(plan, udp)["truth"] == lab.counted(4, 2)
+    assert lab.udp_row(plan, {**udp, "dropped": 1, "buffer_drops": 1})["truth"] == lab.counted(4, 2)
+    assert lab.udp_row(plan, {**udp, "received": [0, 3, 1, 5]})["truth"] is None   # reordered (netem)
+    assert lab.udp_row(plan, {**udp, "received": [0, 1, 1, 3, 5]})["truth"] is None  # duplicated
+    assert lab.udp_row(plan, {**udp, "dropped": 1})["truth"] is None                 # a loss unexplained
+    assert lab.udp_row(plan, {**udp, "complete": False})["truth"] is None
+
+
+class TallyRun:
+    """Just what ask_tally uses of a Run: the reference answers every case, as the
+    student's code (written) or standing in for it (not done)."""
+
+    def __init__(self, written: bool):
+        self.rng, self.evidence, self.written, self.exercise = random.Random(4), {}, written, self
+
+    def host(self, name):
+        return SimpleNamespace(netns=f"/run/netns/{name}")
+
+    def student(self, todo, host, *args, extra=()):
+        values = [REFERENCE.tally(*case) for case in (args, *extra)]
+        if not self.written:
+            return Outcome(todo, values[0], TODO, "TODO tally() not done yet",
+                           cases=tuple((TODO, "") for _ in extra))
+        return Outcome(todo, values[0], DONE, replaced=False, cases=tuple((DONE, v) for v in values[1:]))
+
+    def reference_value(self, todo, netns, args):
+        return REFERENCE.tally(*args)
+
+
+@pytest.mark.parametrize("written", [True, False], ids=["student's tally", "reference standing in"])
+def test_a_row_the_lab_cannot_count_is_shown_as_tally_counted_it_and_not_graded(written):
+    plan = lab.Plan(1, 2, 3, 4, 5, (b"a\n",), messages=6, chunk=8, late=10, held=(3, 4), twice=6)
+    reordered = {"complete": True, "received": [0, 3, 1, 5, 5], "dropped": 2, "buffer_drops": 0}
+    rows = {"TCP": lab.tcp_row(plan, {"chunks": [b"00000\n00001\n"]}), "UDP": lab.udp_row(plan, reordered),
+            "UDP, late + twice": lab.late_row(plan, lab.late_order(plan))}
+    run = TallyRun(written)
+    figures, remarks = lab.ask_tally(run, rows)
+    assert figures["UDP"] == by_definition(6, [0, 3, 1, 5, 5]) and figures["TCP"] == lab.counted(2, 4)
+    assert "the UDP row is" in remarks[-1] and "no count of its own" in remarks[-1]
+    graded = run.evidence["tally"]
+    assert [case["where"] for case in graded[:2]] == ["the late + twice row", "the TCP row"]
+    assert len(graded) == 7 and all(case["truth"] for case in graded)
+    assert (remarks[0] == "your tally gives the same counts for every row") == written
+
+
+def test_no_answer_inside_the_grader():
+    """The lab keeps no split or tally of its own: truths come with the cases."""
+    for name in ("count", "frame_messages", "split_messages", "tally"):
+        assert not hasattr(lab, name)
 
 
 def test_exercise_starts_untouched():
@@ -60,8 +196,8 @@ def test_resent_counts_segments_that_cover_bytes_sent_before():
     assert lab.resent([]) == 0
 
 
-def segment(seq: int, data: bytes = b"", flags: str = "PA", sport: int = 40000, dport: int = lab.LOSSY_TCP,
-            src: str = "10.0.0.1", dst: str = "10.0.0.2") -> bytes:
+def segment(seq: int, data: bytes = b"", flags: str = "PA", sport: int = 40000, dport: int = 7000,
+            src: str = "10.9.8.1", dst: str = "10.9.8.2") -> bytes:
     packet = IP(src=src, dst=dst) / TCP(sport=sport, dport=dport, flags=flags, seq=seq)
     return bytes(Ether() / (packet / data if data else packet))
 
@@ -69,12 +205,13 @@ def segment(seq: int, data: bytes = b"", flags: str = "PA", sport: int = 40000, 
 def test_data_segments_relative_to_the_isn_across_the_wrap():
     isn = 2**32 - 8
     frames = [segment(isn, flags="S"), segment(isn + 1, b"00000\n"), segment((isn + 7) % 2**32, b"00001\n"),
-              segment(isn + 1, b"00000\n"), segment(5, b"", flags="A", sport=lab.LOSSY_TCP, dport=40000,
-                                                   src="10.0.0.2", dst="10.0.0.1")]
+              segment(isn + 1, b"00000\n"), segment(5, b"", flags="A", sport=7000, dport=40000,
+                                                   src="10.9.8.2", dst="10.9.8.1")]
     wire = Wire([Frame(1.0 + i / 10, "s1-eth1", f) for i, f in enumerate(frames)])
-    found = lab.data_segments(wire, "10.0.0.1", lab.LOSSY_TCP)
+    found = lab.data_segments(wire, "10.9.8.1", 7000)
     assert found == [(1, 6), (7, 6), (1, 6)]
     assert lab.resent(found) == 1
+    assert lab.data_segments(wire, "10.0.0.1", 7000) == []
 
 
 def test_loss_rule_spares_retransmissions_only_when_asked():
@@ -83,50 +220,109 @@ def test_loss_rule_spares_retransmissions_only_when_asked():
     assert rule == "tcp dport 7000 tcp sequence != @seen add @seen { tcp sequence } numgen random mod 100 < 10"
 
 
-def split_call(buffer: bytes, output, where: str = "test") -> dict:
-    return {"where": where, "input": buffer, "output": output}
+# --- grading, from hand-made evidence ---
+
+THREE = b"alpha\nbravo\ncharlie\n"
+CUT = b"00000\n00001\n000"
 
 
-def test_split_grading():
-    three = b"alpha\nbravo\ncharlie\n"
-    cut = b"00000\n00001\n000"
-    good = [split_call(three, ([b"alpha", b"bravo", b"charlie"], b"")), split_call(cut, ([b"00000", b"00001"], b"000"))]
-    assert lab.grade_split(good).status == PASS
-    verdict = lab.grade_split([split_call(three, ([three], b""))])
-    assert verdict.status == FAIL and "one recv() is not one message" in verdict.hint
-    assert "you dropped the incomplete rest b'000'" in lab.grade_split(
-        [split_call(cut, ([b"00000", b"00001"], b""))]).hint
-    assert "are not a message yet" in lab.grade_split([split_call(cut, ([b"00000", b"00001", b"000"], b""))]).hint
-    assert "leave the b'\\n' out" in lab.grade_split(
-        [split_call(three, ([b"alpha\n", b"bravo\n", b"charlie\n"], b""))]).hint
-    assert "the empty piece after it" in lab.grade_split(
-        [split_call(three, ([b"alpha", b"bravo", b"charlie", b""], b""))]).hint
-    assert "return (messages, rest)" in lab.grade_split([split_call(three, [b"alpha"])]).hint
-    assert "return (messages, rest)" in lab.grade_split([split_call(three, (["alpha"], ""))]).hint
-    # a tuple of messages is as good as a list
-    assert lab.grade_split([split_call(three, ((b"alpha", b"bravo", b"charlie"), b""))]).status == PASS
+def split_case(buffer: bytes, truth, output, status: str = DONE, kind: str = "made up") -> dict:
+    return {"kind": kind, "where": "test", "input": buffer, "truth": truth, "status": status, "output": output}
 
 
-def tally_call(sent: int, received: list[int], output) -> dict:
-    return {"where": "test", "sent": sent, "received": received, "output": output}
+def split_cases(output_three, output_cut=([b"00000", b"00001"], b"000"), status: str = DONE) -> list[dict]:
+    """The live case (three messages) and a stream piece cut mid-message."""
+    return [split_case(THREE, ([b"alpha", b"bravo", b"charlie"], b""), output_three, kind="live"),
+            split_case(CUT, ([b"00000", b"00001"], b"000"), output_cut, status, kind="stream"),
+            split_case(b"", ([], b""), ([], b""))]
 
 
-def test_tally_grading():
-    assert lab.grade_tally([tally_call(10, LATE, lab.count(10, LATE))]).status == PASS
-    twice = {"delivered": 11, "lost": -1, "duplicated": 1, "out_of_order": 2}
-    assert "delivered counts distinct numbers" in lab.grade_tally([tally_call(10, LATE, twice)]).hint
-    hidden = {"delivered": 3, "lost": 1, "duplicated": 1, "out_of_order": 0}  # 4 sent, [0, 1, 1, 2] arrived
-    assert "not minus the arrivals" in lab.grade_tally([tally_call(4, [0, 1, 1, 2], {**hidden, "lost": 0})]).hint
-    blind = {"delivered": 10, "lost": 0, "duplicated": 1, "out_of_order": 0}
-    verdict = lab.grade_tally([tally_call(10, LATE, blind)])
-    assert verdict.status == FAIL and "yet 3, 4 arrived after a larger number" in verdict.hint
-    neighbour = {**blind, "out_of_order": 1}
-    assert "not with the one just before" in lab.grade_tally([tally_call(10, LATE, neighbour)]).hint
-    assert "k - 1" in lab.grade_tally([tally_call(10, LATE, {**blind, "duplicated": 2, "out_of_order": 2})]).hint
-    assert "keys delivered, lost" in lab.grade_tally([tally_call(10, LATE, {"received": 11})]).hint
-    assert "keys delivered, lost" in lab.grade_tally([tally_call(10, LATE, [10, 0, 1, 2])]).hint
+def test_split_grading_passes_right_answers_and_counts_the_cases():
+    verdict = lab.grade_split(split_cases(([b"alpha", b"bravo", b"charlie"], b"")))
+    assert verdict.status == PASS and "right in 3 of 3 cases" in verdict.detail
+    assert "1 pieces of the stream" in verdict.detail and "1 made-up buffers" in verdict.detail
+
+
+@pytest.mark.parametrize("three, cut, hint", [
+    (([THREE], b""), None, "one recv() is not one message"),
+    (([b"alpha\n", b"bravo\n", b"charlie\n"], b""), None, "leave the b'\\n' out"),
+    (([b"alpha", b"bravo", b"charlie", b""], b""), None, "the empty piece after it"),
+    (None, ([b"00000", b"00001"], b""), "you dropped the incomplete rest b'000'"),
+    (None, ([b"00000", b"00001", b"000"], b""), "are not a message yet"),
+    (None, ([b"00000", b"00001"], b"00"), "rest is the bytes after the last b'\\n': b'000'"),
+    (([b"alpha", b"bravo"], b"charlie"), None, "messages in order, without their b'\\n'"),
+    (([b"alph", b"bravo", b"charlie"], b""), None, "every byte of the buffer but the b'\\n's"),
+])
+def test_split_grading_names_each_mistake(three, cut, hint):
+    right_three, right_cut = ([b"alpha", b"bravo", b"charlie"], b""), ([b"00000", b"00001"], b"000")
+    verdict = lab.grade_split(split_cases(three or right_three, cut or right_cut))
+    assert verdict.status == FAIL and hint in verdict.hint, verdict
+    assert "right in 2 of 3 cases" in verdict.detail and "right: " in verdict.detail
+
+
+def test_split_grading_names_a_case_with_no_answer_and_a_constant():
+    verdict = lab.grade_split(split_cases(([b"alpha", b"bravo", b"charlie"], b""), "line 3: UnicodeDecodeError",
+                                          status=RAISED))
+    assert verdict.status == FAIL and "gave no answer: line 3: UnicodeDecodeError" in verdict.detail
+    assert "bytes, not text" in verdict.hint
+    constant = ([b"alpha", b"bravo", b"charlie"], b"")
+    cases = split_cases(constant, constant)
+    cases[2]["output"] = constant
+    verdict = lab.grade_split(cases)
+    assert verdict.hint == CONSTANT_HINT and "right in 1 of 3 cases" in verdict.detail
+
+
+LATE = [0, 1, 2, 5, 6, 6, 7, 8, 9, 3, 4]  # the late step with 3 and 4 held, 6 twice
+
+
+def tally_case(sent: int, received: list[int], output, late=(), status: str = DONE, where="test") -> dict:
+    return {"where": where, "sent": sent, "received": received, "late": list(late), "status": status,
+            "output": output, "truth": by_definition(sent, received)}
+
+
+def tally_cases(output, other=None) -> list[dict]:
+    """The live late + twice row, and a made-up list with a loss and a copy."""
+    return [tally_case(10, LATE, output, late=(3, 4), where="the late + twice row"),
+            tally_case(4, [0, 1, 1, 2], other or by_definition(4, [0, 1, 1, 2]), where="a list the lab made up")]
+
+
+def test_tally_grading_passes_right_answers():
+    verdict = lab.grade_tally(tally_cases(by_definition(10, LATE)))
+    assert verdict.status == PASS
+    assert "right in 2 of 2 cases: 1 rows of the table, 1 made-up lists" in verdict.detail
+    extra = {**by_definition(10, LATE), "received": 11}  # more keys than asked for are harmless
+    assert lab.grade_tally(tally_cases(extra)).status == PASS
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    ({"delivered": 11, "lost": -1}, "delivered counts distinct numbers"),
+    ({"duplicated": 2}, "k - 1"),
+    ({"out_of_order": 0}, "yet 3, 4 arrived after a larger number"),
+    ({"out_of_order": 1}, "not with the one just before"),
+    ({"out_of_order": 3}, "a duplicate counts as duplicated only"),
+    ({"delivered": 9}, "arrived at least once"),
+    ({"lost": 1}, "lost = sent - delivered"),
+    ({"out_of_order": None}, "return a dict with the keys"),
+])
+def test_tally_grading_names_each_mistake(wrong, hint):
+    output = {key: value for key, value in {**by_definition(10, LATE), **wrong}.items() if value is not None}
+    verdict = lab.grade_tally(tally_cases(output))
+    assert verdict.status == FAIL and hint in verdict.hint, verdict
+    assert "the late + twice row" in verdict.detail and "right: delivered 10" in verdict.detail
+
+
+def test_tally_grading_a_lost_hidden_by_a_copy_a_constant_and_no_answer():
+    hidden = {"delivered": 3, "lost": 0, "duplicated": 1, "out_of_order": 0}  # 4 sent, [0, 1, 1, 2] arrived
+    verdict = lab.grade_tally(tally_cases(by_definition(10, LATE), hidden))
+    assert "not minus the arrivals" in verdict.hint and "right in 1 of 2 cases" in verdict.detail
+    constant = by_definition(10, LATE)
+    cases = tally_cases(constant, constant) + [tally_case(3, [], constant)]
+    assert lab.grade_tally(cases).hint == CONSTANT_HINT
+    cases[2].update(status=RAISED, output="line 9: ValueError: max() arg is an empty sequence")
+    verdict = lab.grade_tally(tally_cases(by_definition(10, LATE)) + [cases[2]])
+    assert "gave no answer" in verdict.detail and "an empty one" in verdict.hint
 
 
 def test_adjacent_inversions_is_the_wrong_count():
     assert lab.adjacent_inversions(LATE) == 1
-    assert lab.count(10, LATE)["out_of_order"] == 2
+    assert by_definition(10, LATE)["out_of_order"] == 2
