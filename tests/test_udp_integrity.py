@@ -8,6 +8,7 @@ Each file holds cheats aimed at different TODOs, so one lab run tests several.
 """
 from __future__ import annotations
 
+import json
 import textwrap
 
 import pytest
@@ -41,9 +42,10 @@ class Anything:
 def one_run(tmp_path_factory) -> dict:
     """What a student saw in one run of the reference: addresses, ports, data."""
     pcap = tmp_path_factory.mktemp("one-run") / "run.pcapng"
-    result = lab("check", "udp-basic", "--solution", "--seed", SEED, "--pcap", str(pcap))
+    result = lab("check", "udp-basic", "--solution", "--seed", SEED, "--pcap", str(pcap), "--json")
     assert result.returncode == 0, result.stdout + result.stderr
-    sent = [p for p in rdpcap(str(pcap)) if UDP in p and p[IP].dst.endswith(".2")]
+    h2 = json.loads(result.stdout)["hosts"]["h2"]["ip"]
+    sent = [p for p in rdpcap(str(pcap)) if UDP in p and p[IP].dst == h2]
     echo, probe = sent[0], sent[-1]  # each crossed two switch ports
     return {"h1": echo[IP].src, "h2": echo[IP].dst, "client": echo[UDP].sport, "echo": echo[UDP].dport,
             "closed": probe[UDP].dport, "data": bytes(echo[UDP].payload)}
