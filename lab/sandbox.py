@@ -200,6 +200,7 @@ def _child(request: dict, result_fd: int) -> None:
     status = DONE
     try:
         _sys(_libc.setns(os.open(request["netns"], os.O_RDONLY), CLONE_NEWNET), "setns")
+        _scapy_sees_this_host()
         copy = _hide_project(Path(request["root"]), path)
         _drop_privileges()
         os.chdir(copy)
@@ -236,6 +237,17 @@ def _answer(result_fd: int, result: tuple) -> None:
     with contextlib.suppress(Exception):
         os.write(result_fd, pickle.dumps(result, protocol=4))
     os._exit(0)
+
+
+def _scapy_sees_this_host() -> None:
+    """scapy read interfaces and routes where it was imported; read this host's now,
+    so that IP() fills in the host's source address and Ether() its MAC."""
+    from scapy.config import conf
+    conf.ifaces.reload()
+    conf.route.resync()
+    links = [route[3] for route in conf.route.routes if route[3] != conf.loopback_name]
+    if links:  # a host without a default route: its one link is where frames go
+        conf.iface = links[0]
 
 
 def _import(path: Path):

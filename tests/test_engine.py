@@ -93,8 +93,9 @@ def test_kernel_view_reads_links_addresses_neighbours_and_sockets():
 
 def test_student_function_runs_inside_the_host_and_is_timed_out(tmp_path):
     student = tmp_path / "student.py"
-    student.write_text("import os, time\n"
+    student.write_text("import os, time\nfrom scapy.layers.inet import IP\nfrom scapy.layers.l2 import Ether\n"
                        "def where():\n    return os.readlink('/proc/self/ns/net')\n"
+                       "def defaults(peer):\n    frame = Ether() / IP(dst=peer)\n    return frame[IP].src, frame.src\n"
                        "def hang():\n    time.sleep(60)\n"
                        "def leave():\n    exit(3)\n")
     result = in_private_netns(f"""
@@ -109,18 +110,21 @@ def test_student_function_runs_inside_the_host_and_is_timed_out(tmp_path):
         box = Sandbox(ROOT)
         try:
             h1 = net.get("h1")
-            def call(todo, timeout):
-                data = box.collect(box.submit(Path({str(student)!r}), todo, [()], netns_path(h1.shell.pid),
+            def call(todo, timeout, *args):
+                data = box.collect(box.submit(Path({str(student)!r}), todo, [args], netns_path(h1.shell.pid),
                                               timeout), timeout)[0]
                 return load_plain(data)[1][0]
             where = call("where", 2)
+            defaults = call("defaults", 2, net.get("h2").IP())  # scapy reads h1's routes and MAC
             started = time.monotonic()
             hung = call("hang", 0.3)
             print(json.dumps({{"inside": where[1][1] == os.readlink(f"/proc/{{h1.shell.pid}}/ns/net"),
                               "status": hung[0], "stopped_fast": time.monotonic() - started < 2,
-                              "exit": call("leave", 2)[0]}}))
+                              "exit": call("leave", 2)[0],
+                              "scapy's defaults": list(defaults[1][1]) == [h1.IP(), h1.MAC()]}}))
         finally:
             box.close()
             net.stop()
     """)
-    assert result == {"inside": True, "status": "timeout", "stopped_fast": True, "exit": "raised"}
+    assert result == {"inside": True, "status": "timeout", "stopped_fast": True, "exit": "raised",
+                      "scapy's defaults": True}
