@@ -20,7 +20,7 @@ from scapy.layers.l2 import ARP, Ether
 
 from lab.definition import FAIL, PASS, CheckSpec, Lab, Verdict
 from lab.errors import ScenarioError
-from lab.exercise import DONE
+from lab.exercise import DONE, TODO
 from lab.grading import CONSTANT_HINT, LAB_FAULT, before, first_mistake, score, sent_frame
 from lab.kernel import NUD_STATES
 from lab.kinds import Frame
@@ -227,7 +227,7 @@ def look_up(run, h1, h2, h3) -> None:
                           extra=[(item.table, item.ip) for item in lookups[1:]])
     given = answers(outcome)
     for item, (status, value), seen in zip(lookups, given, kernel):
-        shown = repr(value) if status == DONE else "no answer"
+        shown = repr(value) if status == DONE else "(not written yet)" if status == TODO else "no answer"
         run.note(f"find_entry({item.where}, {item.ip}) -> {shown}; kernel: {seen}")
     run.note(f"(and {len(lookups) - len(kernel)} look-ups in {lookups[-1].where}, one INCOMPLETE, graded too)")
     run.evidence["lookups"] = {
