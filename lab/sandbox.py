@@ -41,7 +41,7 @@ PRINT_LIMIT = 64 * 1024       # bytes of a child's output kept for the report
 RESULT_LIMIT = 8 * 1024 * 1024
 KILL_GRACE = 0.5              # seconds past its time limit before a child is killed
 CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
 PRELOADED = ("scapy.packet", "scapy.layers.l2", "scapy.layers.inet", "pyroute2")
 
@@ -99,6 +99,9 @@ def _hide_project(root: Path, path: Path) -> Path:
         _mount("lab-sandbox", folder, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=1777")
     if root in covered:  # else it lies in an empty scratch tmpfs already
         _mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "size=16m,mode=1777")
+    # A /proc of the sandbox's PID namespace: the lab's processes, their command lines
+    # included, are not even visible.
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     copy = Path("/tmp/lab-exercise")
     copy.mkdir(mode=0o755)
     for name, data in files.items():
