@@ -79,7 +79,7 @@ PROBES = (
 )
 PHASES = (
     ("startup", "start-up: interpreter, lab.cli, argv"),
-    ("sandbox", "sandbox: checks, unshare, netns setup"),
+    ("sandbox", "sandbox: checks, unshare, code sandbox"),
     ("load", "load: lab modules, discover the labs"),
     ("network", "network up"),
     ("scenario", "scenario"),
