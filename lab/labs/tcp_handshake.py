@@ -264,7 +264,7 @@ LAB = Lab(
         CheckSpec("syn", "build_syn", "SYN seq=x, no data, random ISN; h2 answers SYN-ACK ack=x+1 and is SYN_RECV"),
         CheckSpec("ack", "build_ack", "ACK seq=x+1 ack=y+1 puts h2 in ESTABLISHED"),
         CheckSpec("data", "build_data", "data at seq=x+1 reaches h2's application"),
-        CheckSpec("expected-ack", "expected_ack", "the ACK number h2 answers the data with, and other segments get"),
+        CheckSpec("expected-ack", "expected_ack", "the ACK number h2 gives the data, and other segments' too"),
     ),
     intro=INTRO,
     scenario=scenario,
