@@ -8,10 +8,10 @@ own, so when it ends the kernel kills every process a student's code started, an
 waits for calls. For each call it forks a child that:
 
 - enters the acting host's network namespace;
-- gets a private mount namespace where the project folder is an empty read-only tmpfs
-  and /tmp, /var/tmp and /dev/shm empty private ones; the exercise's folder is copied
-  in (a student sees their own exercise and helper modules, never solutions/, the lab
-  package or .git);
+- gets private mount and IPC namespaces, where the project folder is an empty
+  read-only tmpfs and every folder anyone may write to (/tmp, /dev/shm, ...) an
+  empty private one; the exercise's folder is copied in (a student sees their own
+  exercise and helper modules, never solutions/, the lab package or .git);
 - drops to uid/gid 65534 with no capabilities and PR_SET_NO_NEW_PRIVS (or, in a user
   namespace that maps one uid only, drops every capability);
 - imports the file and calls the function, once per case, with a time limit;
@@ -40,7 +40,7 @@ NOBODY = 65534
 PRINT_LIMIT = 64 * 1024       # bytes of a child's output kept for the report
 RESULT_LIMIT = 8 * 1024 * 1024
 KILL_GRACE = 0.5              # seconds past its time limit before a child is killed
-CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x08000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
 PRELOADED = ("scapy.packet", "scapy.layers.l2", "scapy.layers.inet", "pyroute2")
@@ -80,7 +80,9 @@ def _mount(source, target, kind, flags: int, data=None) -> None:
     _sys(_libc.mount(enc(source), enc(target), enc(kind), ctypes.c_ulong(flags), enc(data)), f"mount {target}")
 
 
-SCRATCH = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"))  # private and empty in a child
+# Every folder anyone may write to on Debian: private and empty in a child, so nothing
+# it writes is left on the machine or seen by the next call.
+SCRATCH = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), Path("/run/lock"))
 COPY_LIMITS = (200, 2 << 20)  # at most this many files of the exercise's folder, each this big
 
 
@@ -94,7 +96,8 @@ def _hide_project(root: Path, path: Path) -> Path:
     from there. Nothing the code writes outlives the call.
     """
     files = _folder_files(path.parent)
-    _sys(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    # System V shared memory and message queues, too, go with the child's own IPC namespace.
+    _sys(_libc.unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare(CLONE_NEWNS | CLONE_NEWIPC)")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     covered = [d for d in (root, *SCRATCH) if d.is_dir()]
     covered = [d for d in covered if not any(other in d.parents for other in covered)]  # /tmp hides /tmp/x

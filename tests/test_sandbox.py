@@ -58,6 +58,8 @@ def escape(lab_pid):
         "import it by path": _error(_import_by_path),
         "import the lab": _error(lambda: __import__("lab.exercise")),
         "write into the project": _error(lambda: open(ROOT + "/exercises/planted.py", "w").write("x")),
+        "leave a file behind": [_error(lambda: open(f"{{folder}}/planted-by-a-student", "w").write("x"))
+                                for folder in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")],
         "enter another namespace": _error(_setns),
         "kill the parent": _error(lambda: os.kill(os.getppid(), signal.SIGKILL)),
         "kill the lab": _error(lambda: os.kill(lab_pid, signal.SIGKILL)),
@@ -177,7 +179,10 @@ def test_every_way_out_gets_an_error(tmp_path):
     _, [(_, (_, (uid, capabilities, no_new_privs, netns)))], _ = found["1"]["result"]
     assert (uid, capabilities, no_new_privs) == ("65534", "0000000000000000", "1")
     assert netns == found["lab netns"]
+    assert tried.pop("leave a file behind") == ["it worked"] * 4  # in the child's own folders,
     assert not (ROOT / "exercises" / "planted.py").exists()
+    for folder in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock"):  # which vanished with it
+        assert not Path(folder, "planted-by-a-student").exists()
 
 
 def test_a_helper_module_beside_the_exercise_still_imports(tmp_path):
