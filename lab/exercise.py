@@ -140,7 +140,7 @@ class Exercise:
         if live_status == DONE:
             return Outcome(todo, value, DONE, printed=printed, calls=calls, replaced=False, cases=others)
         detail = self._detail(todo, live_status, value, timeout)
-        hint = f"return {kinds.name(self.returns[todo])}" if live_status == WRONG else ""
+        hint = self._hint(todo, live_status)
         if standing_in is None:
             standing_in = self.reference_value(todo, netns, args, timeout)
         return Outcome(todo, standing_in, live_status, detail, printed, calls, cases=others, hint=hint)
@@ -218,6 +218,10 @@ class Exercise:
         wrong = kinds.problem(value, self.returns[todo])
         return (WRONG, wrong) if wrong else (DONE, value)
 
+    def _hint(self, todo: str, status: str) -> str:
+        """For a value of the wrong kind: the kind the TODO must return."""
+        return f"return {kinds.name(self.returns[todo])}" if status == WRONG else ""
+
     def _detail(self, todo: str, status: str, detail, timeout: float) -> str:
         """The line a report shows for a call that gave no usable value."""
         if status == TODO:
@@ -246,7 +250,7 @@ class Pending:
             return Outcome(self.todo, value, TODO, f"TODO {self.todo}() not done yet", printed, calls)
         if status == DONE:
             return Outcome(self.todo, value, DONE, printed=printed, calls=calls, replaced=False)
-        hint = f"return {kinds.name(self.exercise.returns[self.todo])}" if status == WRONG else ""
+        hint = self.exercise._hint(self.todo, status)
         return Outcome(self.todo, None, status, self.exercise._detail(self.todo, status, value, self.timeout),
                        printed, calls, replaced=False, hint=hint)
 
