@@ -1,15 +1,19 @@
 """The lab contract: what one file in lab/labs/ declares.
 
 A lab module defines `LAB = Lab(...)`: its command-line name, title, topology,
-exercise, the TODO functions the student writes, the checks it grades, its teaching
-text, and two functions. `scenario(run)` acts on the live network and records
-evidence; `grade(evidence, wire)` turns the evidence and the captured frames into
-verdicts, with no network needed, so grading is unit-testable.
+exercise, the TODO functions the student writes and the kind each returns, its
+evidence (a dataclass), its checks and its teaching text. `scenario(run)` acts on the
+live network and fills `run.evidence`, an instance of the lab's evidence class. Each
+check names the function that grades it from the evidence and the captured frames,
+with no network needed, so every check is unit-testable with the same constructor.
+One grader per check, stamped with its check's id by the engine: a check without a
+verdict, or a verdict without a check, cannot be written.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,11 +25,15 @@ PASS, FAIL, NOT_DONE = "pass", "fail", "not done"
 
 @dataclass(frozen=True)
 class CheckSpec:
-    """One graded point, tied to the TODO function it grades."""
+    """One graded point, tied to the TODO function it grades and the function grading it.
+
+    grade(evidence, wire) -> Verdict, made with passed() or failed().
+    """
 
     id: str
     todo: str
     title: str
+    grade: Callable[[Any, Any], "Verdict"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,16 @@ class Verdict:
     hint: str = ""
 
 
+def passed(detail: str) -> Verdict:
+    """A passing verdict; the engine gives it the id of the check it grades."""
+    return Verdict("", PASS, detail)
+
+
+def failed(detail: str, hint: str = "") -> Verdict:
+    """A failing verdict with the hint that teaches; the engine gives it its check's id."""
+    return Verdict("", FAIL, detail, hint)
+
+
 @dataclass(frozen=True)
 class Lab:
     name: str
@@ -48,7 +66,7 @@ class Lab:
     checks: tuple[CheckSpec, ...]
     intro: str
     scenario: Callable[[Any], None]
-    grade: Callable[[dict, Any], Iterable[Verdict]]
+    evidence: type                # a dataclass whose fields all have defaults
     returns: dict = field(default_factory=dict)  # TODO -> its kind (lab/kinds.py)
     topology_args: tuple = ()
     summary: str = ""
@@ -60,9 +78,25 @@ class Lab:
         for todo in self.todos:
             if todo not in self.returns:
                 raise LabDefinitionError(f"lab {self.name}: returns has no kind for TODO {todo}")
+        ids = [check.id for check in self.checks]
         for check in self.checks:
             if check.todo not in self.todos:
                 raise LabDefinitionError(f"lab {self.name}: check {check.id} grades unknown TODO {check.todo}")
+            if not callable(check.grade):
+                raise LabDefinitionError(f"lab {self.name}: check {check.id} has no grade function")
+            if ids.count(check.id) > 1:
+                raise LabDefinitionError(f"lab {self.name}: two checks are named {check.id}")
+        for todo in self.todos:
+            if todo not in (check.todo for check in self.checks):
+                raise LabDefinitionError(f"lab {self.name}: no check grades TODO {todo}")
+        if not dataclasses.is_dataclass(self.evidence) or not isinstance(self.evidence, type):
+            raise LabDefinitionError(f"lab {self.name}: evidence must be a dataclass, like "
+                                     "@dataclass class Evidence: sent: Sent | None = None")
+        try:
+            self.evidence()
+        except TypeError:
+            raise LabDefinitionError(f"lab {self.name}: give every field of {self.evidence.__name__} a default "
+                                     "(the scenario fills them in)") from None
 
     def check(self, id: str) -> CheckSpec:
         for check in self.checks:

@@ -6,31 +6,28 @@ import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .definition import FAIL, Verdict
+from .definition import Verdict, failed
+from .exchange import Sent
 from .sandbox import DONE
 
 LAB_FAULT = "this is a fault of the lab, not yours: please report it"
 
 
-def sent_frame(check: str, ev: dict, wire, shape: str):
-    """(the captured copy of the student's frame, None) or (None, the verdict why not).
-
-    ev holds what the scenario recorded: 'problem' (why the returned value could not
-    be sent), 'data' (the bytes sent) and 'sent_at'.
-    """
-    if ev["problem"]:
-        return None, Verdict(check, FAIL, ev["problem"], f"return a whole packet: {shape}")
-    seen = wire.find(ev["data"], after=ev["sent_at"])
+def sent_frame(sent: Sent, wire, shape: str):
+    """(the captured copy of the student's frame, None) or (None, the verdict why not)."""
+    if sent.problem:
+        return None, failed(sent.problem, f"return a whole packet: {shape}")
+    seen = wire.find(sent.data, after=sent.sent_at)
     if seen is None:
-        return None, Verdict(check, FAIL, "the frame never appeared in the capture", LAB_FAULT)
+        return None, failed("the frame never appeared in the capture", LAB_FAULT)
     return seen, None
 
 
-def first_mistake(check: str, detail: str, mistakes: list[tuple[bool, str]]) -> Verdict | None:
+def first_mistake(detail: str, mistakes: list[tuple[bool, str]]) -> Verdict | None:
     """A failing verdict with the hint of the first mistake found, if any."""
     for wrong, hint in mistakes:
         if wrong:
-            return Verdict(check, FAIL, detail, hint)
+            return failed(detail, hint)
     return None
 
 

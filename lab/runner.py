@@ -8,17 +8,21 @@ by a failed check, an exception, a timeout, Ctrl-C or SIGTERM leaves nothing beh
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import random
 import signal
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import topology
 from .capture import Capture, Frame, owned_by_caller, read_frames
 from .definition import FAIL, NOT_DONE, PASS, Lab, Verdict
+from .exchange import WAIT, Exchange, exchange
 from .exercise import DONE, RAISED, TIMEOUT, TODO, WRONG, Exercise, Outcome
 from .firewall import Firewall
 from .kernel import KernelView
@@ -139,7 +143,7 @@ class Run:
         self.capture = capture
         self.exercise = exercise
         self.network = network
-        self.evidence: dict = {}
+        self.evidence = lab.evidence()  # the scenario fills it in, the checks read it
         self.steps: list[Step] = []
         self.started = time.time()
         self.hosts = {node.name: HostHandle(node) for node in network.hosts}
@@ -198,16 +202,6 @@ class Run:
             port.send(frame)
         return frame
 
-    @staticmethod
-    def wait_until(condition, timeout: float = 1.0, interval: float = 0.002) -> bool:
-        """Poll condition() until it is true or timeout passes (no blind sleeps)."""
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(interval)
-        return True
-
     def student(self, todo: str, host: HostHandle, *args, timeout: float = 2.0,
                 extra: list[tuple] = ()) -> Outcome:
         """Call the student's todo(*args) as host; the reference stands in if needed.
@@ -218,6 +212,19 @@ class Run:
         outcome = self.exercise.call(todo, host.netns, *args, timeout=timeout, extra=extra)
         self.steps[-1].outcomes.append(outcome)
         return outcome
+
+    def exchange(self, todo: str, source: HostHandle, target: HostHandle | None, *args,
+                 answer: Callable[[], Any], wait: float = WAIT, extra: list[tuple] = (),
+                 fallback: bool = True) -> Exchange:
+        """One exchange on the wire: the frame the student's todo(*args) builds goes out
+        from source to target, and the lab polls answer() until it returns the answer.
+
+        The engine checks the kind the student returned. When no answer comes (or
+        answer() returns a Refusal), the reference's frame goes out instead, labelled,
+        unless fallback is False. extra: hidden cases of the same call (Outcome.cases),
+        never sent. See lab/exchange.py.
+        """
+        return exchange(self, todo, source, target, args, answer, wait, extra, fallback)
 
     def start(self, todo: str, host: HostHandle, *args, timeout: float = 2.0, trace: bool = False):
         """Start the student's todo(*args) as host without waiting; finish() collects it."""
@@ -321,10 +328,11 @@ def execute(lab: Lab, *, solution: bool, capture_path: Path, exercise_path: Path
                   run.started, hosts, timings, seed)
 
 
-def grade(lab: Lab, evidence: dict, frames: list[Frame], outcomes: dict[str, Outcome],
+def grade(lab: Lab, evidence, frames: list[Frame], outcomes: dict[str, Outcome],
           exercise_file: str) -> list[Verdict]:
-    """The lab's verdicts, except where the student's code did not run or failed."""
-    found = {v.id: v for v in lab.grade(evidence, Wire(frames))}
+    """Each check's verdict, from its grade function, except where the student's code
+    did not run or failed: then the engine's verdict, with the lab's hint if it has one."""
+    wire = Wire(frames)
     verdicts = []
     for spec in lab.checks:
         outcome = outcomes.get(spec.todo)
@@ -335,11 +343,10 @@ def grade(lab: Lab, evidence: dict, frames: list[Frame], outcomes: dict[str, Out
                                     f"write {spec.todo}() in {exercise_file}; the reference ran in its place"))
         elif outcome.status in (RAISED, TIMEOUT, WRONG):
             # The lab may know what the error means (accept() without listen(), ...).
-            known = found.get(spec.id)
-            lab_hint = known.hint if known and known.status == FAIL else ""
+            known = spec.grade(evidence, wire)
+            lab_hint = known.hint if known.status == FAIL else ""
             hint = outcome.hint or lab_hint or "fix the error above and run again"
             verdicts.append(Verdict(spec.id, FAIL, outcome.detail, hint))
         else:
-            verdicts.append(found.get(spec.id) or Verdict(spec.id, FAIL, "the lab gave no verdict"))
+            verdicts.append(dataclasses.replace(spec.grade(evidence, wire), id=spec.id))
     return verdicts
-

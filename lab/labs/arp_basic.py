@@ -12,23 +12,18 @@ replies and tables the lab makes up from the run's seed, knowing each right answ
 """
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from pyroute2.netlink.rtnl.ndmsg import ndmsg
 from scapy.layers.l2 import ARP, Ether
 
-from lab.definition import FAIL, PASS, CheckSpec, Lab, Verdict
-from lab.errors import ScenarioError
+from lab.definition import CheckSpec, Lab, Verdict, failed, passed
+from lab.exchange import Sent, arrival
 from lab.exercise import DONE, TODO
 from lab.grading import CONSTANT_HINT, LAB_FAULT, before, first_mistake, score, sent_frame
-from lab.kernel import NUD_STATES
 from lab.kinds import Frame
+from lab.labs._arp_cases import Lookup, is_at_frame, made_up_lookups, made_up_replies
 from lab.netns import entered, write_sysctl
 from lab.wire import BROADCAST
-
-REPLY_WAIT = 0.5  # seconds h1 waits for h2's is-at; a kernel answers within a millisecond
-NUD = {name: number for number, name in NUD_STATES.items()}  # "STALE" -> 0x04
 
 INTRO = """\
 Ethernet delivers frames to MAC addresses, but programs name hosts by IP address.
@@ -38,6 +33,23 @@ frame; only the host that owns the address answers "<h2's IP> is at <its MAC>",
 straight to the asker. Both kernels keep what they learned in their neighbour (ARP)
 table. ARP sits between layer 2 and layer 3: it travels in Ethernet frames (type
 0x0806) and carries IP addresses, but is not itself IP. Addresses change every run."""
+
+
+@dataclass
+class Evidence:
+    """What the scenario saw; each check reads its part. Hosts are (ip, mac)."""
+
+    asker: tuple[str, str] = ("", "")    # h1
+    owner: tuple[str, str] = ("", "")    # h2
+    speaker: tuple[str, str] = ("", "")  # h3
+    who_has: Sent = Sent()
+    replies: list = field(default_factory=list)   # (sender, target) of each is-at, h2's first
+    parsed: list = field(default_factory=list)    # (status, value or detail) for each reply
+    lookups: list = field(default_factory=list)   # Lookup per find_entry case, the live ones first
+    found: list = field(default_factory=list)     # (status, value or detail) for each look-up
+    peers: list = field(default_factory=list)     # the MACs the live tables must hold
+    gratuitous: Sent = Sent()
+    learned: str | None = None                    # h1's entry for h3 after the announcement
 
 
 def scenario(run) -> None:
@@ -84,117 +96,18 @@ def show_table(run, host) -> None:
         run.note(f"{host.name}: {entry.ip:<15} {entry.mac or '(none)':<17} {entry.state:<10} {entry.link}")
 
 
-def ask(run, asker, owner) -> bytes:
+def ask(run, asker, owner) -> Ether:
     """Send the student's who-has from asker; return owner's is-at (the reference's if need be)."""
-    outcome = run.student("build_who_has", asker, asker.mac, asker.ip, owner.ip)
-    data = bytes(outcome.value)  # the engine checked it is an Ether()/ARP() frame
-    evidence = run.evidence["who_has"] = {"problem": "", "sent_at": None, "data": data,
-                                          "asker": (asker.ip, asker.mac), "owner": (owner.ip, owner.mac),
-                                          "fallback_at": None}
-    is_answer = lambda frame: is_at(frame, owner.ip, asker.ip)  # noqa: E731
-    asker.port.drain()
-    evidence["sent_at"] = asker.port.send(data)
-    reply = asker.port.expect(is_answer, REPLY_WAIT)
-    if reply is None:
-        run.note(f"no is-at came back within {REPLY_WAIT} s; the lab sends the reference "
-                 "request so the steps after this one still have an answer to work on")
-        reference = run.exercise.reference.build_who_has(asker.mac, asker.ip, owner.ip)
-        evidence["fallback_at"] = asker.port.send(bytes(reference))
-        reply = asker.port.expect(is_answer, REPLY_WAIT)
-        if reply is None:
-            raise ScenarioError(f"{owner.name} did not answer even the reference request")
-    return reply
+    run.evidence.asker, run.evidence.owner = (asker.ip, asker.mac), (owner.ip, owner.mac)
+    question = run.exchange("build_who_has", asker, None, asker.mac, asker.ip, owner.ip,
+                            answer=arrival(asker, lambda packet: is_at(packet, owner.ip, asker.ip)))
+    run.evidence.who_has = question.sent
+    return question.answer
 
 
-def is_at(frame: bytes, owner_ip: str, asker_ip: str) -> bool:
-    packet = Ether(frame)
+def is_at(packet, owner_ip: str, asker_ip: str) -> bool:
     return ARP in packet and packet[ARP].op == 2 and packet[ARP].psrc == owner_ip \
         and packet[ARP].pdst == asker_ip
-
-
-# --- made-up inputs for the pure functions, drawn from run.rng, right answers known ---
-
-def draw_mac(rng) -> str:
-    octets = [rng.randrange(256) for _ in range(6)]
-    octets[0] = octets[0] & 0xFC | 0x02  # unicast, locally administered, like the hosts'
-    return ":".join(f"{o:02x}" for o in octets)
-
-
-def one_off(address: str, rng, separator: str, base: int) -> str:
-    """address with one of its parts (an IP's octet, a MAC's byte) changed."""
-    parts = [int(p, base) for p in address.split(separator)]
-    index = rng.randrange(1, len(parts))  # not the first: a MAC stays unicast
-    parts[index] = rng.choice([v for v in range(1, 255) if v != parts[index]])
-    return separator.join(str(p) if base == 10 else f"{p:02x}" for p in parts)
-
-
-def made_up_replies(rng) -> list[tuple[tuple[str, str], tuple[str, str]]]:
-    """(sender, target) of is-at replies, each (ip, mac); the right answer is the sender.
-
-    One pair differs in a single octet and a single byte, so any mix of sender and
-    target fields shows; one lies outside 10.0.0.0/8.
-    """
-    octet = lambda: rng.randrange(1, 255)  # noqa: E731
-    twin = (f"10.{octet()}.{octet()}.{octet()}", draw_mac(rng))
-    return [
-        ((f"10.{octet()}.{octet()}.{octet()}", draw_mac(rng)), (f"10.{octet()}.{octet()}.{octet()}", draw_mac(rng))),
-        (twin, (one_off(twin[0], rng, ".", 10), one_off(twin[1], rng, ":", 16))),
-        ((f"192.168.{octet()}.{octet()}", draw_mac(rng)), (f"172.{rng.randrange(16, 32)}.{octet()}.{octet()}",
-                                                            draw_mac(rng))),
-    ]
-
-
-def is_at_frame(sender: tuple[str, str], target: tuple[str, str]):
-    """An is-at frame as h1 would receive it, read back from its bytes like the live one."""
-    (ip, mac), (target_ip, target_mac) = sender, target
-    frame = Ether(dst=target_mac, src=mac) / ARP(op=2, hwsrc=mac, psrc=ip, hwdst=target_mac, pdst=target_ip)
-    return Ether(bytes(frame))
-
-
-def neighbour(ip: str, mac: str | None, state: str, ifindex: int) -> ndmsg:
-    """A neighbour entry shaped as pyroute2 returns one from the kernel (RTM_NEWNEIGH);
-    an INCOMPLETE one has no NDA_LLADDR, as in the kernel's own answers."""
-    attrs = [("NDA_DST", ip)] + ([("NDA_LLADDR", mac)] if mac else []) + [
-        ("NDA_PROBES", 0), ("NDA_CACHEINFO", {"ndm_confirmed": 0, "ndm_used": 0, "ndm_updated": 0,
-                                              "ndm_refcnt": 0})]
-    header = {"length": 64 + 12 * bool(mac), "type": 28, "flags": 2, "sequence_number": 255, "pid": 0,
-              "error": None, "target": "localhost"}
-    return ndmsg().load({"family": 2, "__pad": (), "ifindex": ifindex, "state": NUD[state], "flags": 0,
-                         "ndm_type": 1, "attrs": attrs, "header": header, "event": "RTM_NEWNEIGH"})
-
-
-@dataclass(frozen=True)
-class Lookup:
-    """One find_entry case: the table, the address, the right answer and, if wrong, a hint."""
-
-    where: str
-    table: list
-    ip: str
-    truth: str | None
-    hint: str = ""
-
-
-def made_up_lookups(rng, subnet: str, ifindex: int) -> list[Lookup]:
-    """Look-ups in a table of seven entries drawn in the run's subnet: one in the middle,
-    one INCOMPLETE (no MAC yet), and x.y.z.n after x.y.z.nd, which a string match confuses.
-    Each look-up gets its own copy of the table, so one that changes it spoils no other."""
-    short = rng.randrange(4, 25)
-    longer = short * 10 + rng.randrange(10)
-    others = rng.sample([n for n in range(4, 254) if n not in (short, longer)], 5)
-    rows = [(others[0], "REACHABLE"), (longer, "STALE"), (others[1], "STALE"), (others[2], "DELAY"),
-            (others[3], "INCOMPLETE"), (short, "REACHABLE"), (others[4], "PERMANENT")]
-    entries = [(f"{subnet}.{n}", None if state == "INCOMPLETE" else draw_mac(rng), state) for n, state in rows]
-    where = f"a made-up table of {len(entries)} entries"
-
-    def case(index: int, hint: str = "") -> Lookup:
-        table = [neighbour(ip, mac, state, ifindex) for ip, mac, state in entries]
-        return Lookup(where, table, entries[index][0], entries[index][1], hint)
-
-    incomplete, near, far = entries[4][0], entries[5][0], entries[1][0]
-    return [case(2),
-            case(4, f"the entry for {incomplete} is INCOMPLETE: its MAC is not known yet (no NDA_LLADDR), "
-                    "so return None"),
-            case(5, f"compare whole addresses with ==: {near} is not {far}, which comes first in the table")]
 
 
 def answers(outcome) -> list[tuple]:
@@ -203,12 +116,11 @@ def answers(outcome) -> list[tuple]:
     return [live, *outcome.cases]
 
 
-def parse(run, reply: bytes, asker, owner) -> None:
+def parse(run, reply, asker, owner) -> None:
     """The student's parse_is_at on h2's real reply, then on made-up ones."""
     replies = [((owner.ip, owner.mac), (asker.ip, asker.mac))] + made_up_replies(run.rng)
-    outcome = run.student("parse_is_at", asker, Ether(reply),
-                          extra=[(is_at_frame(*pair),) for pair in replies[1:]])
-    run.evidence["parse"] = {"replies": replies, "answers": answers(outcome)}
+    outcome = run.student("parse_is_at", asker, reply, extra=[(is_at_frame(*pair),) for pair in replies[1:]])
+    run.evidence.replies, run.evidence.parsed = replies, answers(outcome)
     run.note(f"parse_is_at gave {outcome.value!r}; h2's kernel reports {owner.ip} at {owner.mac}")
     run.note(f"(and {len(replies) - 1} is-at replies the lab made up, graded too)")
 
@@ -230,33 +142,22 @@ def look_up(run, h1, h2, h3) -> None:
         shown = repr(value) if status == DONE else "(not written yet)" if status == TODO else "no answer"
         run.note(f"find_entry({item.where}, {item.ip}) -> {shown}; kernel: {seen}")
     run.note(f"(and {len(lookups) - len(kernel)} look-ups in {lookups[-1].where}, one INCOMPLETE, graded too)")
-    run.evidence["lookups"] = {
-        "cases": [{"where": i.where, "ip": i.ip, "truth": i.truth, "hint": i.hint} for i in lookups],
-        "answers": given, "peers": [h2.mac, h1.mac, None]}
+    run.evidence.lookups, run.evidence.found, run.evidence.peers = lookups, given, [h2.mac, h1.mac, None]
 
 
 def announce(run, speaker, listener) -> None:
-    outcome = run.student("build_gratuitous", speaker, speaker.mac, speaker.ip)
-    data = bytes(outcome.value)
-    evidence = run.evidence["gratuitous"] = {"problem": "", "sent_at": None, "data": data,
-                                             "speaker": (speaker.ip, speaker.mac), "learned": None}
-    evidence["sent_at"] = speaker.port.send(data)
-    deadline = time.monotonic() + REPLY_WAIT
-    while time.monotonic() < deadline:  # the kernel updates its table within microseconds
+    """The student's announcement from speaker; the listener's kernel learns it, or not."""
+    def learned():  # the kernel updates its table within microseconds
         entry = listener.kernel.neighbour(speaker.ip)
-        if entry is not None and entry.mac:
-            evidence["learned"] = entry.mac
-            break
-        time.sleep(0.005)
-    run.note(f"{listener.name}'s entry for {speaker.ip}: {evidence['learned'] or 'none'}")
+        return entry.mac if entry is not None else None
+    run.evidence.speaker = (speaker.ip, speaker.mac)
+    told = run.exchange("build_gratuitous", speaker, None, speaker.mac, speaker.ip, answer=learned,
+                        fallback=False)
+    run.evidence.gratuitous, run.evidence.learned = told.sent, told.answer
+    run.note(f"{listener.name}'s entry for {speaker.ip}: {told.answer or 'none'}")
 
 
 # --- grading: from the captured wire, the kernels' tables and the made-up cases' answers ---
-
-def grade(evidence: dict, wire) -> list[Verdict]:
-    return [grade_who_has(evidence["who_has"], wire), grade_parse(evidence["parse"]),
-            grade_lookups(evidence["lookups"]), grade_gratuitous(evidence["gratuitous"], wire)]
-
 
 def use_argument(name: str) -> str:
     return f"take it from the argument {name}: addresses change every run"
@@ -268,11 +169,11 @@ def no_source(packet) -> tuple[bool, str]:
                                                "it here), and a switch drops such a frame: set Ether(src=my_mac)")
 
 
-def grade_who_has(ev: dict, wire) -> Verdict:
-    seen, verdict = sent_frame("who-has", ev, wire, "Ether(...) / ARP(...)")
+def grade_who_has(ev: Evidence, wire) -> Verdict:
+    seen, verdict = sent_frame(ev.who_has, wire, "Ether(...) / ARP(...)")
     if verdict:
         return verdict
-    (my_ip, my_mac), (target_ip, _) = ev["asker"], ev["owner"]
+    (my_ip, my_mac), (target_ip, _) = ev.asker, ev.owner
     packet = seen.packet
     arp = packet[ARP]
     detail = f"sent: {arp.summary()} to {packet.dst}"
@@ -292,14 +193,14 @@ def grade_who_has(ev: dict, wire) -> Verdict:
         no_source(packet),
         (packet.src != my_mac, f"Ethernet source is {packet.src}: frames from h1 carry h1's MAC {my_mac}"),
     ]
-    if verdict := first_mistake("who-has", detail, mistakes):
+    if verdict := first_mistake(detail, mistakes):
         return verdict
-    answers = before(wire.arp(after=seen.time, op=2, psrc=target_ip, pdst=my_ip), ev["fallback_at"])
+    answers = before(wire.arp(after=seen.time, op=2, psrc=target_ip, pdst=my_ip), ev.who_has.fallback_at)
     if not answers:
-        return Verdict("who-has", FAIL, detail, "the frame looks right but h2 did not answer; compare it "
+        return failed(detail, "the frame looks right but h2 did not answer; compare it "
                                                 "field by field with a who-has in Wireshark")
     delay = (answers[0].time - seen.time) * 1000
-    return Verdict("who-has", PASS, f"broadcast who-has, answered by h2's kernel {delay:.2f} ms later")
+    return passed(f"broadcast who-has, answered by h2's kernel {delay:.2f} ms later")
 
 
 def same_host(value: tuple, host: tuple) -> bool:
@@ -307,66 +208,65 @@ def same_host(value: tuple, host: tuple) -> bool:
     return (value[0], value[1].lower()) == tuple(host)
 
 
-def grade_parse(ev: dict) -> Verdict:
-    """ev['replies']: (sender, target) of each reply, live first; ev['answers']: what came back."""
-    replies, given = ev["replies"], ev["answers"]
+def grade_parse(ev: Evidence, wire) -> Verdict:
+    """parse_is_at on h2's reply and the made-up ones."""
+    replies, given = ev.replies, ev.parsed
     status, value = given[0]
     if status != DONE:  # the engine's verdict, with the error, stands
-        return Verdict("is-at", FAIL, value)
+        return failed(value)
     cases = score(same_host(value, replies[0][0]), tuple(given[1:]),
                   [sender for sender, _ in replies[1:]], same=same_host)
     if cases.wrong is None:
         ip, mac = replies[0][0]
-        return Verdict("is-at", PASS, f"{ip} is at {mac}, the MAC h2's kernel reports; {cases.summary}")
+        return passed(f"{ip} is at {mac}, the MAC h2's kernel reports; {cases.summary}")
     index = cases.wrong[0]
     (sender, target), (status, value) = replies[index], given[index]
     where = "h2's reply" if index == 0 else f"a reply from {sender[0]} to {target[0]}"
     got = f"returned {value!r}" if status == DONE else f"gave no answer: {value}"
     detail = f"for {where}, {got}; {cases.summary}"
     if cases.constant:
-        return Verdict("is-at", FAIL, detail, CONSTANT_HINT)
+        return failed(detail, CONSTANT_HINT)
     if status != DONE:
-        return Verdict("is-at", FAIL, detail, "it must read any is-at reply, not only h2's")
+        return failed(detail, "it must read any is-at reply, not only h2's")
     if same_host(value[::-1], sender):
-        return Verdict("is-at", FAIL, detail, "return (ip, mac) in that order")
+        return failed(detail, "return (ip, mac) in that order")
     if value[0] == target[0] or value[1].lower() == target[1]:
-        return Verdict("is-at", FAIL, detail, "that is the asker: in a reply the sender fields (psrc, hwsrc) "
+        return failed(detail, "that is the asker: in a reply the sender fields (psrc, hwsrc) "
                                               "describe the host that answered")
-    return Verdict("is-at", FAIL, detail, "read the reply's sender fields: reply[ARP].psrc and reply[ARP].hwsrc")
+    return failed(detail, "read the reply's sender fields: reply[ARP].psrc and reply[ARP].hwsrc")
 
 
-def grade_lookups(ev: dict) -> Verdict:
-    """ev['cases']: each look-up with its right answer and hint, the live ones first;
-    ev['answers']: what came back; ev['peers']: the MACs the live tables must hold."""
-    lookups, given = ev["cases"], ev["answers"]
-    if [item["truth"] for item in lookups[:len(ev["peers"])]] != ev["peers"]:
-        return Verdict("lookup", FAIL, "the kernels' tables do not hold the peers' real MACs", LAB_FAULT)
+def grade_lookups(ev: Evidence, wire) -> Verdict:
+    """find_entry on the live tables and the made-up one."""
+    lookups, given = ev.lookups, ev.found
+    if [item.truth for item in lookups[:len(ev.peers)]] != ev.peers:
+        return failed("the kernels' tables do not hold the peers' real MACs", LAB_FAULT)
     status, value = given[0]
     if status != DONE:  # the engine's verdict, with the error, stands
-        return Verdict("lookup", FAIL, value)
-    cases = score(value == lookups[0]["truth"], tuple(given[1:]), [item["truth"] for item in lookups[1:]])
+        return failed(value)
+    cases = score(value == lookups[0].truth, tuple(given[1:]), [item.truth for item in lookups[1:]])
     if cases.wrong is None:
-        return Verdict("lookup", PASS, "h1 knows h2 and h2 knows h1 (learned from the question), h1 does not "
+        return passed("h1 knows h2 and h2 knows h1 (learned from the question), h1 does not "
                                        f"know h3 yet; {cases.summary}")
     index = cases.wrong[0]
     item, (status, value) = lookups[index], given[index]
     got = f"gave {value!r}" if status == DONE else f"gave no answer: {value}"
-    detail = f"find_entry({item['where']}, {item['ip']}) {got}, the right answer is {item['truth']!r}; " \
+    detail = f"find_entry({item.where}, {item.ip}) {got}, the right answer is {item.truth!r}; " \
              f"{cases.summary}"
     if cases.constant:
         hint = CONSTANT_HINT
     elif status == DONE and value is None:  # and the right answer is a MAC
-        hint = f'the table has an entry for {item["ip"]}: return its entry.get_attr("NDA_LLADDR")'
+        hint = f'the table has an entry for {item.ip}: return its entry.get_attr("NDA_LLADDR")'
     else:
-        hint = item["hint"] or 'return the MAC of the entry whose entry.get_attr("NDA_DST") equals ip, not another'
-    return Verdict("lookup", FAIL, detail, hint)
+        hint = item.hint or 'return the MAC of the entry whose entry.get_attr("NDA_DST") equals ip, not another'
+    return failed(detail, hint)
 
 
-def grade_gratuitous(ev: dict, wire) -> Verdict:
-    seen, verdict = sent_frame("gratuitous", ev, wire, "Ether(...) / ARP(...)")
+def grade_gratuitous(ev: Evidence, wire) -> Verdict:
+    seen, verdict = sent_frame(ev.gratuitous, wire, "Ether(...) / ARP(...)")
     if verdict:
         return verdict
-    ip, mac = ev["speaker"]
+    ip, mac = ev.speaker
     packet = seen.packet
     arp = packet[ARP]
     detail = f"sent: {arp.summary()} to {packet.dst}"
@@ -382,12 +282,12 @@ def grade_gratuitous(ev: dict, wire) -> Verdict:
         (arp.op not in (1, 2), f"op is {arp.op}: use 1 (request), the usual form of an announcement"),
         no_source(packet),
     ]
-    if verdict := first_mistake("gratuitous", detail, mistakes):
+    if verdict := first_mistake(detail, mistakes):
         return verdict
-    if ev["learned"] != mac:
-        return Verdict("gratuitous", FAIL, detail + f"; h1's entry: {ev['learned']}",
+    if ev.learned != mac:
+        return failed(detail + f"; h1's entry: {ev.learned}",
                        "h1 did not take the announcement; compare it with one in Wireshark")
-    return Verdict("gratuitous", PASS, f"h1's kernel added {ip} at {mac} without asking")
+    return passed(f"h1's kernel added {ip} at {mac} without asking")
 
 
 LAB = Lab(
@@ -400,12 +300,14 @@ LAB = Lab(
     returns={"build_who_has": Frame(Ether, ARP), "parse_is_at": tuple[str, str],
              "find_entry": str | None, "build_gratuitous": Frame(Ether, ARP)},
     checks=(
-        CheckSpec("who-has", "build_who_has", "h1's who-has is a broadcast ARP request that h2 answers"),
-        CheckSpec("is-at", "parse_is_at", "the is-at reply gives h2's IP and real MAC"),
-        CheckSpec("lookup", "find_entry", "entries found in the ARP tables read over netlink"),
-        CheckSpec("gratuitous", "build_gratuitous", "h3's announcement makes h1 learn h3 unasked"),
+        CheckSpec("who-has", "build_who_has", "h1's who-has is a broadcast ARP request that h2 answers",
+                  grade_who_has),
+        CheckSpec("is-at", "parse_is_at", "the is-at reply gives h2's IP and real MAC", grade_parse),
+        CheckSpec("lookup", "find_entry", "entries found in the ARP tables read over netlink", grade_lookups),
+        CheckSpec("gratuitous", "build_gratuitous", "h3's announcement makes h1 learn h3 unasked",
+                  grade_gratuitous),
     ),
     intro=INTRO,
     scenario=scenario,
-    grade=grade,
+    evidence=Evidence,
 )
