@@ -14,8 +14,10 @@ from scapy.layers.l2 import ARP, Ether
 from conftest import ROOT
 from lab.capture import Frame
 from lab.definition import FAIL, PASS
+from lab.exchange import Sent
 from lab.grading import CONSTANT_HINT, LAB_FAULT
-from lab.labs import arp_basic
+from lab.labs import _arp_cases, arp_basic
+from lab.labs._arp_cases import Lookup
 from lab.loader import load_file
 from lab.sandbox import DONE, RAISED
 from lab.wire import Wire
@@ -40,7 +42,7 @@ def who_has_verdict(sent: bytes, answered: bool):
     frames = [Frame(10.0, "s1-eth1", sent), Frame(10.00001, "s1-eth2", sent)]
     if answered:
         frames.append(Frame(10.0001, "s1-eth2", answer()))
-    evidence = {"problem": "", "sent_at": 10.0, "data": sent, "asker": H1, "owner": H2, "fallback_at": None}
+    evidence = arp_basic.Evidence(asker=H1, owner=H2, who_has=Sent("", sent, 10.0))
     return arp_basic.grade_who_has(evidence, Wire(frames))
 
 
@@ -58,6 +60,9 @@ def test_right_request_answered_passes():
     (request(pdst=H3[0]), "pdst"),
     (request(psrc="10.1.1.1"), "addresses change every run"),
     (request(src="00:00:00:00:00:00"), "set Ether(src=my_mac)"),
+    (request(src=H3[1]), "frames from h1 carry h1's MAC"),
+    (request(op=3), "op is 3: a question is op 1"),
+    (request(hwsrc=H3[1]), "hwsrc is 02:00:00:00:00:03"),
 ])
 def test_typical_mistakes_get_their_hint(frame, words):
     verdict = who_has_verdict(frame, answered=False)
@@ -74,15 +79,22 @@ def test_answer_to_the_reference_retry_does_not_count():
     sent = request()
     frames = [Frame(10.0, "s1-eth1", sent), Frame(10.6, "s1-eth1", sent + b""),
               Frame(10.6001, "s1-eth1", answer())]
-    evidence = {"problem": "", "sent_at": 10.0, "data": sent, "asker": H1, "owner": H2, "fallback_at": 10.6}
+    evidence = arp_basic.Evidence(asker=H1, owner=H2, who_has=Sent("", sent, 10.0, fallback_at=10.6))
     assert arp_basic.grade_who_has(evidence, Wire(frames)).status == FAIL
+    answered_first = [Frame(10.0, "s1-eth1", sent), Frame(10.0001, "s1-eth1", answer()), Frame(10.6, "s1-eth1", sent)]
+    assert arp_basic.grade_who_has(evidence, Wire(answered_first)).status == PASS
 
 
 def test_not_a_frame_is_reported():
-    evidence = {"problem": "returned NoneType, not a scapy frame", "sent_at": None, "data": None,
-                "asker": H1, "owner": H2, "fallback_at": None}
+    evidence = arp_basic.Evidence(asker=H1, owner=H2, who_has=Sent("returned NoneType, not a scapy frame"))
     verdict = arp_basic.grade_who_has(evidence, Wire([]))
     assert verdict.status == FAIL and "Ether(...) / ARP(...)" in verdict.hint
+
+
+def test_a_frame_missing_from_the_capture_is_the_labs_fault():
+    evidence = arp_basic.Evidence(asker=H1, owner=H2, who_has=Sent("", request(), 10.0))
+    verdict = arp_basic.grade_who_has(evidence, Wire([Frame(9.0, "s1-eth1", request())]))
+    assert verdict.status == FAIL and verdict.hint == LAB_FAULT
 
 
 TWIN = (("10.9.8.7", "02:aa:bb:cc:dd:ee"), ("10.9.8.70", "02:aa:bb:cc:dd:e0"))
@@ -93,7 +105,8 @@ def parse_verdict(live, others=None, status=DONE):
     """grade_parse on h2's reply answered with live, and the made-up ones with others
     (each right unless given)."""
     others = others or [(DONE, sender) for sender, _ in OTHERS]
-    return arp_basic.grade_parse({"replies": [(H2, H1), *OTHERS], "answers": [(status, live), *others]})
+    return arp_basic.grade_parse(arp_basic.Evidence(replies=[(H2, H1), *OTHERS], parsed=[(status, live), *others]),
+                                 Wire([]))
 
 
 @pytest.mark.parametrize("value, status, words", [
@@ -131,16 +144,16 @@ def lookups(h1_h2=H2[1], h2_h1=H1[1], h1_h3=None, middle="02:00:00:00:00:44", in
             near="02:00:00:00:00:05", kernel_h1_h2=H2[1]):
     """grade_lookups evidence: three live look-ups, then three in a made-up table."""
     cases = [
-        {"where": "h1's table", "ip": H2[0], "truth": kernel_h1_h2, "hint": ""},
-        {"where": "h2's table", "ip": H1[0], "truth": H1[1], "hint": ""},
-        {"where": "h1's table", "ip": H3[0], "truth": None, "hint": "when no entry has that IP, return None"},
-        {"where": "a made-up table", "ip": "10.0.0.44", "truth": "02:00:00:00:00:44", "hint": ""},
-        {"where": "a made-up table", "ip": "10.0.0.9", "truth": None, "hint": "is INCOMPLETE"},
-        {"where": "a made-up table", "ip": "10.0.0.5", "truth": "02:00:00:00:00:05", "hint": "whole addresses"},
+        Lookup("h1's table", [], H2[0], kernel_h1_h2),
+        Lookup("h2's table", [], H1[0], H1[1]),
+        Lookup("h1's table", [], H3[0], None, "when no entry has that IP, return None"),
+        Lookup("a made-up table", [], "10.0.0.44", "02:00:00:00:00:44"),
+        Lookup("a made-up table", [], "10.0.0.9", None, "is INCOMPLETE"),
+        Lookup("a made-up table", [], "10.0.0.5", "02:00:00:00:00:05", "whole addresses"),
     ]
     given = [h1_h2, h2_h1, h1_h3, middle, incomplete, near]
     answers = [value if type(value) is tuple else (DONE, value) for value in given]
-    return {"cases": cases, "answers": answers, "peers": [H2[1], H1[1], None]}
+    return arp_basic.Evidence(lookups=cases, found=answers, peers=[H2[1], H1[1], None])
 
 
 @pytest.mark.parametrize("change, words", [
@@ -155,26 +168,26 @@ def lookups(h1_h2=H2[1], h2_h1=H1[1], h1_h3=None, middle="02:00:00:00:00:44", in
     ({"middle": None, "h1_h3": None, "incomplete": None, "near": None, "h2_h1": None}, CONSTANT_HINT),
 ])
 def test_lookups(change, words):
-    verdict = arp_basic.grade_lookups(lookups(**change))
+    verdict = arp_basic.grade_lookups(lookups(**change), Wire([]))
     assert verdict.status == (FAIL if change else PASS), verdict
     assert words in verdict.hint and "6 cases" in verdict.detail
 
 
 def test_lookups_blame_the_lab_when_the_kernel_did_not_learn():
-    verdict = arp_basic.grade_lookups(lookups(h1_h2=None, kernel_h1_h2=None))
+    verdict = arp_basic.grade_lookups(lookups(h1_h2=None, kernel_h1_h2=None), Wire([]))
     assert verdict.status == FAIL and verdict.hint == LAB_FAULT
 
 
 def test_made_up_cases_follow_the_seed_and_their_truths_hold():
     """The lab's own truths agree with the reference; the tables travel pickled."""
-    assert arp_basic.made_up_replies(random.Random(5)) == arp_basic.made_up_replies(random.Random(5))
-    for sender, target in arp_basic.made_up_replies(random.Random(5)):
+    assert _arp_cases.made_up_replies(random.Random(5)) == _arp_cases.made_up_replies(random.Random(5))
+    for sender, target in _arp_cases.made_up_replies(random.Random(5)):
         assert sender != target
-        assert reference.parse_is_at(arp_basic.is_at_frame(sender, target)) == sender
-    (ip, mac), (twin_ip, twin_mac) = arp_basic.made_up_replies(random.Random(5))[1]
+        assert reference.parse_is_at(_arp_cases.is_at_frame(sender, target)) == sender
+    (ip, mac), (twin_ip, twin_mac) = _arp_cases.made_up_replies(random.Random(5))[1]
     assert sum(a != b for a, b in zip(ip.split("."), twin_ip.split("."))) == 1
     assert sum(a != b for a, b in zip(mac.split(":"), twin_mac.split(":"))) == 1
-    cases = arp_basic.made_up_lookups(random.Random(7), SUBNET, 2)
+    cases = _arp_cases.made_up_lookups(random.Random(7), SUBNET, 2)
     for case in cases:
         table = pickle.loads(pickle.dumps(case.table))
         assert reference.find_entry(table, case.ip) == case.truth
@@ -188,7 +201,7 @@ def test_made_up_cases_follow_the_seed_and_their_truths_hold():
 
 
 def gratuitous_verdict(frame: bytes, learned):
-    evidence = {"problem": "", "sent_at": 20.0, "data": frame, "speaker": H3, "learned": learned}
+    evidence = arp_basic.Evidence(speaker=H3, gratuitous=Sent("", frame, 20.0), learned=learned)
     return arp_basic.grade_gratuitous(evidence, Wire([Frame(20.0, "s1-eth3", frame)]))
 
 
@@ -203,6 +216,14 @@ def test_gratuitous():
     assert "hwdst" in gratuitous_verdict(reply_form, None).hint
     no_source = bytes(Ether(dst=BCAST, src="00:00:00:00:00:00") / ARP(op=1, hwsrc=H3[1], psrc=H3[0], pdst=H3[0]))
     assert "Ether(src=my_mac)" in gratuitous_verdict(no_source, None).hint
+    other_mac = bytes(Ether(dst=BCAST, src=H3[1]) / ARP(op=1, hwsrc=H2[1], psrc=H3[0], pdst=H3[0]))
+    assert "h3's own MAC" in gratuitous_verdict(other_mac, H2[1]).hint
+    odd_op = bytes(Ether(dst=BCAST, src=H3[1]) / ARP(op=7, hwsrc=H3[1], psrc=H3[0], pdst=H3[0]))
+    assert "op is 7" in gratuitous_verdict(odd_op, None).hint
+    reply_right = bytes(Ether(dst=BCAST, src=H3[1]) / ARP(op=2, hwsrc=H3[1], psrc=H3[0], hwdst=H3[1], pdst=H3[0]))
+    assert gratuitous_verdict(reply_right, H3[1]).status == PASS
+    ignored = gratuitous_verdict(good, None)
+    assert ignored.status == FAIL and "did not take" in ignored.hint
 
 
 def test_wire_keeps_a_broadcast_once_with_its_ports():
@@ -215,4 +236,4 @@ def test_wire_keeps_a_broadcast_once_with_its_ports():
 def test_a_live_call_that_failed_leaves_the_hint_to_the_engine():
     """The engine shows the error and its own hint; the lab adds none of its own."""
     assert parse_verdict("line 3 in parse_is_at: FileNotFoundError", status=RAISED).hint == ""
-    assert arp_basic.grade_lookups(lookups(h1_h2=(RAISED, "line 2 in find_entry: KeyError"))).hint == ""
+    assert arp_basic.grade_lookups(lookups(h1_h2=(RAISED, "line 2 in find_entry: KeyError")), Wire([])).hint == ""
