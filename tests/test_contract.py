@@ -1,12 +1,14 @@
-"""What every discovered lab must do with values of the wrong kind, without a test of
-its own: each TODO returning None, a string, 0, an object of the student's own class,
-or a frame of the wrong layers fails its check with a hint; the run exits 1, never 70
-(a fault of the lab); and the JSON lists every check."""
+"""The contract every discovered lab meets, with no test of its own: the reference
+passes every check; the untouched exercise is "not done" on every check, with the
+reference really run in each TODO's place; the report and the JSON list every check;
+and each TODO returning None, a string, 0, an object of the student's own class, or a
+frame of the wrong layers fails its check with a hint, the run exiting 1, never 70
+(a fault of the lab)."""
 from __future__ import annotations
 
 import pytest
 
-from conftest import graded, student_file
+from conftest import graded, lab, student_file
 from lab.catalog import discover
 
 pytestmark = pytest.mark.root
@@ -39,3 +41,50 @@ def test_a_wrong_kind_fails_every_check_with_a_hint(tmp_path, lab, kind):
     assert [c["id"] for c in document["checks"]] == [spec.id for spec in lab.checks]
     for check in document["checks"]:
         assert check["status"] == "fail" and check["hint"], check
+
+
+def lab_json(*args: str) -> tuple[int, dict, str]:
+    """`lab check ... --json` with its capture in a temporary folder: (exit code, document, stderr)."""
+    import json
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="lab-contract-") as folder:
+        result = lab(*args, "--json", "--pcap", f"{folder}/capture.pcapng")
+    try:
+        return result.returncode, json.loads(result.stdout), result.stderr
+    except ValueError:
+        raise AssertionError(f"no JSON (exit {result.returncode}): {result.stdout[-500:]} {result.stderr[-2000:]}")
+
+
+@pytest.mark.parametrize("lab_definition", LABS, ids=lambda lab: lab.name)
+def test_the_reference_passes_every_check(lab_definition):
+    code, document, stderr = lab_json("check", lab_definition.name, "--solution")
+    assert code == 0, (document.get("error"), [c for c in document.get("checks", []) if c["status"] != "pass"],
+                       stderr[-1500:])
+    assert [(c["id"], c["status"]) for c in document["checks"]] == [(spec.id, "pass") for spec in lab_definition.checks]
+    calls = [call for step in document["steps"] for call in step["calls"]]
+    assert {call["todo"] for call in calls} == set(lab_definition.todos)
+    assert all(call["ran"] == "yours" and call["status"] == "done" for call in calls), calls
+
+
+@pytest.mark.parametrize("lab_definition", LABS, ids=lambda lab: lab.name)
+def test_the_untouched_exercise_is_not_done_and_the_reference_ran_in_its_place(lab_definition):
+    code, document, stderr = lab_json("check", lab_definition.name)
+    assert code == 1, (document.get("error"), stderr[-1500:])
+    assert [(c["id"], c["status"]) for c in document["checks"]] == \
+        [(spec.id, "not done") for spec in lab_definition.checks]
+    calls = [call for step in document["steps"] for call in step["calls"]]
+    assert {call["todo"] for call in calls} == set(lab_definition.todos)
+    assert all(call["ran"] == "reference" and call["status"] == "todo" for call in calls), calls
+    assert document["captured_frames"] > 0
+
+
+@pytest.mark.parametrize("lab_definition", LABS, ids=lambda lab: lab.name)
+def test_the_report_lists_every_check(lab_definition):
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="lab-contract-") as folder:
+        result = lab("run", lab_definition.name, "--pcap", f"{folder}/capture.pcapng")
+    assert result.returncode == 0, result.stderr[-1500:]  # run shows; check grades
+    checks = result.stdout.split("\nChecks\n", 1)[1]
+    for spec in lab_definition.checks:
+        assert spec.title in checks, spec.title
+    assert f"0 of {len(lab_definition.checks)} checks pass" in checks
