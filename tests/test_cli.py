@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -101,3 +102,11 @@ def test_a_seed_replays_the_run(tmp_path):
     assert runs[0]["hosts"] == runs[1]["hosts"] != runs[2]["hosts"]
     subnets = {h["ip"].rsplit(".", 1)[0] for h in runs[2]["hosts"].values()}
     assert len(subnets) == 1 and subnets.pop().startswith("10.")
+
+
+@pytest.mark.root
+def test_an_unknown_topology_gets_one_line_with_the_available_ones():
+    result = lab("shell", "sta,2")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert "no topology named 'sta'" in result.stderr and re.search(r"available: .*star", result.stderr)
