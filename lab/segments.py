@@ -1,47 +1,37 @@
-"""A student's TCP segment, from the function that builds it to the wire and back.
+"""What the TCP labs teach with, beside the engine's exchange (lab/exchange.py).
 
-The student returns IP()/TCP() (or a whole Ether frame); the engine adds the Ethernet
-header from the hosts' real MACs, sends it from the host's interface, and waits until
-the peer's kernel shows it took the segment. If it does not, the reference's segment
-is sent instead, labelled, so the rest of the lab still has a connection to work on.
-
-Also here: the values a TCP lab draws for a run (ports, a message), and the hidden
-cases of an ACK-number prediction, with the ACK each deserves by construction and the
-hint for a wrong answer.
+The values a TCP lab draws for a run (ports, a message); the segments the lab sends
+itself (craft) and the answer condition that waits for the peer's reply (reply_to);
+the two ends of the connection a student's segment must go between; and the hidden
+cases of an ACK-number prediction, with the ACK each deserves by construction and
+the hint for a wrong answer.
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from scapy.layers.inet import IP, TCP, UDP
-from scapy.layers.l2 import Ether
-from scapy.packet import Packet
+from scapy.layers.inet import IP, TCP
 
-from .definition import FAIL, PASS, Verdict
-from .errors import ScenarioError
-from .exercise import Outcome
+from .definition import Verdict, failed, passed
+from .exchange import arrival
 from .grading import CONSTANT_HINT, LAB_FAULT, score
+from .peers import states
 from .wire import flag_names, payload
 
 SHAPE = "IP(src=..., dst=...) / TCP(sport=..., dport=..., flags=..., seq=..., ack=...)"
 
 
-@dataclass
-class Delivery:
-    outcome: Outcome
-    problem: str               # why the returned value could not be sent, if it could not
-    data: bytes | None         # the frame sent for the student's value
-    sent_at: float | None
-    fallback_at: float | None  # when the reference's segment went out instead, if it did
-    segment: Packet            # the IP/TCP segment finally taken (student's or reference's)
-    answer: Any                # what showed the peer took it (its reply, or True)
+@dataclass(frozen=True)
+class Ends:
+    """The connection a student's segments belong to: h1's and h2's IP addresses, h1's
+    port (client) and h2's (server)."""
 
-    def evidence(self) -> dict:
-        return {"problem": self.problem, "data": self.data, "sent_at": self.sent_at,
-                "fallback_at": self.fallback_at}
+    h1: str = ""
+    h2: str = ""
+    client: int = 0
+    server: int = 0
 
 
 def describe(segment) -> str:
@@ -50,91 +40,30 @@ def describe(segment) -> str:
     return f"sent {flag_names(segment)} seq={tcp.seq} ack={tcp.ack} len={len(payload(segment))}"
 
 
-def as_frame(value, source, target) -> tuple[bytes | None, str]:
-    """The frame to send for a returned IP()/TCP() or IP()/UDP() packet, or None and
-    what is wrong with it.
-
-    A whole frame is sent as it is if it is addressed from source to target; else its
-    IP packet goes out under the hosts' real MACs, as for a bare IP packet: an Ether()
-    left to scapy's defaults inside the sandbox cannot know them, and the Ethernet
-    header is not what a TCP or UDP lab grades.
-    """
-    if not isinstance(value, Packet):
-        return None, f"returned {type(value).__name__}, not a scapy packet"
-    if IP not in value or (TCP not in value and UDP not in value):
-        return None, f"returned {value.summary()}, not an IP()/TCP() or IP()/UDP() packet"
-    if Ether in value and (value[Ether].src, value[Ether].dst) == (source.mac, target.mac):
-        return bytes(value), ""
-    return bytes(Ether(src=source.mac, dst=target.mac) / value[IP]), ""
-
-
-def deliver(run, todo: str, source, target, args: tuple, taken: Callable[[], Any],
-            wait: float = 0.5, extra: list[tuple] = ()) -> Delivery:
-    """Send the segment todo(*args) returns from source; taken() says when target took it.
-
-    extra: more argument tuples, run as hidden cases (Outcome.cases), never sent.
-    """
-    outcome = run.student(todo, source, *args, extra=extra)
-    data, problem = as_frame(outcome.value, source, target)
-    sent_at = fallback_at = None
-    answer = None
-    if data is not None:
-        source.port.drain()
-        sent_at = source.port.send(data)
-        answer = poll(taken, wait)
-    value = outcome.value
-    if not answer:
-        run.note(f"{target.name}'s kernel did not take that segment; the lab sends the reference's "
-                 "instead, so the steps after this one still have a connection")
-        value = getattr(run.exercise.reference, todo)(*args)
-        source.port.drain()
-        fallback_at = source.port.send(as_frame(value, source, target)[0])
-        answer = poll(taken, wait)
-        if not answer:
-            raise ScenarioError(f"{target.name} did not take even the reference's {todo}() segment")
-    return Delivery(outcome, problem, data, sent_at, fallback_at, value[IP], answer)
-
-
-def misaddressed(segment, ev: dict) -> tuple[bool, str]:
-    """A mistake for grading.first_mistake: the segment does not go from ev["h1"] to ev["h2"]."""
+def misaddressed(segment, ends: Ends) -> tuple[bool, str]:
+    """A mistake for grading.first_mistake: the segment does not go from h1 to h2."""
     src, dst = segment[IP].src, segment[IP].dst
-    return ((src, dst) != (ev["h1"], ev["h2"]),
-            f"the addresses are {src} > {dst}: h1 is {ev['h1']} and h2 {ev['h2']}; take them from the arguments")
+    return ((src, dst) != (ends.h1, ends.h2),
+            f"the addresses are {src} > {dst}: h1 is {ends.h1} and h2 {ends.h2}; take them from the arguments")
 
 
-def udp_reply_to(source, sport: int, dport: int):
-    """A taken() that waits for a UDP datagram from sport to dport arriving at source."""
-    def wanted(frame: bytes) -> bool:
-        packet = Ether(frame)
-        return UDP in packet and packet[UDP].sport == sport and packet[UDP].dport == dport
+def reply_to(source, sport: int, dport: int, flags: str | None = None) -> Callable[[], Any]:
+    """An answer condition: the next segment from sport to dport reaching source, with
+    exactly these flags if given; it returns the segment's IP layer."""
+    arrived = arrival(source, lambda packet: TCP in packet and packet[TCP].sport == sport
+                      and packet[TCP].dport == dport and (flags is None or str(packet[TCP].flags) == flags))
 
-    def taken():
-        frame = source.port.expect(wanted, 0.005)
-        return Ether(frame)[IP] if frame else None
-    return taken
-
-
-def poll(condition: Callable[[], Any], timeout: float) -> Any:
-    """condition()'s first true value within timeout, else None."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result or time.monotonic() > deadline:
-            return result or None
-        time.sleep(0.001)
+    def answer():
+        packet = arrived()
+        return packet[IP] if packet is not None else None
+    return answer
 
 
-def reply_to(source, sport: int, dport: int, flags: str | None = None):
-    """A taken() that waits for a segment from sport to dport arriving at source."""
-    def wanted(frame: bytes) -> bool:
-        packet = Ether(frame)
-        return TCP in packet and packet[TCP].sport == sport and packet[TCP].dport == dport \
-            and (flags is None or str(packet[TCP].flags) == flags)
-
-    def taken():
-        frame = source.port.expect(wanted, 0.005)
-        return Ether(frame)[IP] if frame else None
-    return taken
+def show_states(run, port: int, *hosts) -> None:
+    """Beside the ladder, each host's sockets on port, all read before any is shown."""
+    seen = [states(host, port) for host in hosts]
+    for host, text in zip(hosts, seen):
+        run.state(host, text)
 
 
 def craft(source, target, sport: int, dport: int, flags: str, seq: int, ack: int = 0, data: bytes = b"",
@@ -143,16 +72,6 @@ def craft(source, target, sport: int, dport: int, flags: str, seq: int, ack: int
     segment = IP(src=source.ip, dst=target.ip) / TCP(sport=sport, dport=dport, flags=flags, seq=seq, ack=ack,
                                                      window=window)
     return segment / data if data else segment
-
-
-def send(source, target, segment, taken: Callable[[], Any], wait: float = 0.5) -> Any:
-    """Send one of the lab's own segments from source and wait until target took it."""
-    source.port.drain()
-    source.port.send(as_frame(segment, source, target)[0])
-    answer = poll(taken, wait)
-    if not answer:
-        raise ScenarioError(f"{target.name} did not take the lab's own {flag_names(segment)} segment")
-    return answer
 
 
 # --- what a TCP lab draws for a run ---
@@ -182,6 +101,11 @@ def next_seq(flags: str, seq: int, length: int) -> int:
     return (seq + length + ("S" in flags) + ("F" in flags)) % SEQ_SPACE
 
 
+def shape(segment) -> tuple[str, int, int]:
+    """(flags, seq, data length) of a segment: all an ACK prediction depends on."""
+    return str(segment[TCP].flags), segment[TCP].seq, len(payload(segment))
+
+
 def ack_cases(rng, source_ip: str, target_ip: str) -> tuple[list[tuple], list[int], list[tuple]]:
     """Segments of the lab's own making to ask an ACK prediction about: data, a pure
     ACK, a SYN, a FIN and a FIN with data, each at a random seq, with random ports and
@@ -199,6 +123,25 @@ def ack_cases(rng, source_ip: str, target_ip: str) -> tuple[list[tuple], list[in
         truths.append(next_seq(flags, seq, len(data)))
         shapes.append((flags, seq, len(data)))
     return args, truths, shapes
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A student's ACK prediction: the live segment's shape and the answer for it, then
+    each made-up segment's answer (status, value or why), right answer and shape."""
+
+    live: tuple = ("", 0, 0)
+    guess: Any = None
+    cases: tuple = ()
+    truths: tuple = ()
+    shapes: tuple = ()
+
+
+def predict(run, todo: str, host, segment, target_ip: str) -> Prediction:
+    """Ask the student's todo for the ACK number segment deserves, and for made-up ones."""
+    extra, truths, shapes = ack_cases(run.rng, host.ip, target_ip)
+    outcome = run.student(todo, host, segment, extra=extra)
+    return Prediction(shape(segment), outcome.value, tuple(outcome.cases), tuple(truths), tuple(shapes))
 
 
 def same_number(value, truth: int) -> bool:
@@ -227,30 +170,26 @@ def ack_hint(value, flags: str, seq: int, length: int) -> str:
     return "the segment's seq, plus one per byte of data, plus one for a SYN or a FIN"
 
 
-def grade_prediction(check: str, ev: dict, real: int | None, live: tuple, passed: str) -> Verdict:
-    """The verdict on an ACK prediction: the live case against what the peer's kernel
-    really answered, the hidden cases (ev["cases"]) against ev["truths"].
-
-    live: (flags, seq, length) of the live segment; ev["shapes"]: the same for each
-    hidden case; ev["guess"]: the live answer.
-    """
+def grade_prediction(prediction: Prediction, real: int | None, right: str) -> Verdict:
+    """The verdict on an ACK prediction: the live answer against the ACK the peer's
+    kernel really sent (real), the made-up cases against their right answers.
+    right: the detail of a passing verdict."""
     if real is None:
-        return Verdict(check, FAIL, "no ACK from h2 was captured", LAB_FAULT)
-    guess = ev["guess"]
-    right = same_number(guess, real)
-    cases = score(right, ev["cases"], ev["truths"], same=same_number)
+        return failed("no ACK from h2 was captured", LAB_FAULT)
+    guess = prediction.guess
+    live_right = same_number(guess, real)
+    cases = score(live_right, prediction.cases, list(prediction.truths), same=same_number)
     if cases.constant:
-        return Verdict(check, FAIL, f"{cases.summary}: {ev['cases'][0][1]!r} for every segment asked about",
-                       CONSTANT_HINT)
-    if not right:
-        return Verdict(check, FAIL, f"you said {guess!r}; h2 answered ack={real}; {cases.summary}",
-                       ack_hint(guess, *live))
+        return failed(f"{cases.summary}: {prediction.cases[0][1]!r} for every segment asked about", CONSTANT_HINT)
+    if not live_right:
+        return failed(f"you said {guess!r}; h2 answered ack={real}; {cases.summary}",
+                      ack_hint(guess, *prediction.live))
     if cases.wrong:
         index, value, truth = cases.wrong
-        shape = ev["shapes"][index - 1]
+        asked = shape_text(*prediction.shapes[index - 1])
         if type(value) is str:  # the call gave no answer: value says why
-            return Verdict(check, FAIL, f"{cases.summary}: for {shape_text(*shape)}, {value}",
-                           "fix the error above: the function must answer for any segment")
-        return Verdict(check, FAIL, f"{cases.summary}: for {shape_text(*shape)} you said {value!r}, "
-                                    f"the ACK is {truth}", ack_hint(value, *shape))
-    return Verdict(check, PASS, f"{passed}; {cases.summary}")
+            return failed(f"{cases.summary}: for {asked}, {value}",
+                          "fix the error above: the function must answer for any segment")
+        return failed(f"{cases.summary}: for {asked} you said {value!r}, the ACK is {truth}",
+                      ack_hint(value, *prediction.shapes[index - 1]))
+    return passed(f"{right}; {cases.summary}")

@@ -1,158 +1,271 @@
-"""Grading of the TCP labs from hand-made captures and evidence: the hints for the
-typical mistakes, the hidden cases and the ISN check, without a network."""
+"""Grading of the TCP labs from hand-made captures and evidence: every check's right
+answer and each typical wrong one with its hint, the hidden cases and the ISN check,
+without a network."""
 from __future__ import annotations
 
+import dataclasses
 import random
 from types import SimpleNamespace
 
+import pytest
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
 from conftest import ROOT
 from lab.capture import Frame
 from lab.definition import FAIL, PASS
-from lab.grading import CONSTANT_HINT
+from lab.exchange import Sent, to_frame
+from lab.exercise import Outcome
+from lab.grading import CONSTANT_HINT, LAB_FAULT
 from lab.labs import tcp_handshake, tcp_teardown
 from lab.loader import load_file
+from lab.runner import grade
 from lab.sandbox import DONE, RAISED
-from lab.segments import ack_cases, ack_hint, as_frame, next_seq
+from lab.segments import Ends, Prediction, ack_cases, ack_hint, misaddressed, next_seq, reply_to
 from lab.wire import Wire
 
 H1, H2 = "10.40.7.1", "10.40.7.2"
 CLIENT, SERVER = 47011, 2917
 X, Y = 1000, 5000
-ENDS = {"h1": H1, "h2": H2, "client": CLIENT, "server": SERVER}
+ENDS = Ends(H1, H2, CLIENT, SERVER)
+DATA = b"hello there\n"          # what build_data is given: 12 bytes
+M, K = X + 11, Y + 1             # teardown: the FIN's seq after 10 bytes at x+1; h2's FIN's seq
 
 
-def frame(src, dst, sport, dport, flags, seq, ack=0, data=b"") -> bytes:
+def frame(src=H1, dst=H2, sport=CLIENT, dport=SERVER, flags="A", seq=0, ack=0, data=b"") -> bytes:
     segment = IP(src=src, dst=dst) / TCP(sport=sport, dport=dport, flags=flags, seq=seq, ack=ack)
     return bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / (segment / data if data else segment))
 
 
-def evidence(data: bytes, **extra) -> dict:
-    return {"problem": "", "data": data, "sent_at": 1.0, "fallback_at": None, **ENDS, **extra}
+def sent(data: bytes, fallback_at: float | None = None) -> Sent:
+    """The student's frame, sent at t=1.0."""
+    return Sent("", data, 1.0, fallback_at)
 
 
-def ack_verdict(seq, ack, flags="A", src=H1, dst=H2, sport=CLIENT, dport=SERVER):
-    sent = frame(src, dst, sport, dport, flags, seq, ack)
-    return tcp_handshake.grade_ack(evidence(sent, x=X, y=Y, h2_states="LISTEN, ESTABLISHED"),
-                                   Wire([Frame(1.0, "s1-eth1", sent)]))
+def wire(*frames: bytes) -> Wire:
+    """The frames captured 1 ms apart from t=1.0, in this order."""
+    return Wire([Frame(1.0 + i / 1000, "s1-eth1", data) for i, data in enumerate(frames)])
 
 
-def test_handshake_ack():
-    assert ack_verdict(X + 1, Y + 1).status == PASS
-    assert "so the ACK number is y+1" in ack_verdict(X + 1, Y).hint
-    assert "your SYN used up x" in ack_verdict(X + 1 - 1, Y + 1).hint
-    assert "a SYN here starts over" in ack_verdict(X + 1, Y + 1, "SA").hint
-    assert f"from {CLIENT} to {SERVER}" in ack_verdict(X + 1, Y + 1, sport=40000, dport=5000).hint
-    assert "the addresses are 10.0.0.1 > 10.0.0.2" in ack_verdict(X + 1, Y + 1, src="10.0.0.1", dst="10.0.0.2").hint
+def assert_verdict(verdict, status: str, hint: str = "") -> None:
+    assert verdict.status == status, verdict
+    assert hint in verdict.hint and (hint or status == PASS or verdict.hint), verdict
 
 
-def syn_evidence(syn: bytes, cases=None, **extra) -> dict:
-    other = (H1, "10.40.7.9", 33333, 4444)
-    truths = [(H1, H2, CLIENT, SERVER, "S", 0), (*other, "S", 0)]
-    if cases is None:
-        cases = [(DONE, (H1, H2, CLIENT, SERVER, "S", 0, 77777)), (DONE, (*other, "S", 0, 99999999))]
-    return evidence(syn, h2_states="LISTEN, SYN_RECV", cases=cases, truths=truths, **extra)
+# --- tcp-handshake: syn ---
+
+OTHER = (H1, "10.40.7.9", 33333, 4444)
+WANTED = ((H1, H2, CLIENT, SERVER, "S", 0), (*OTHER, "S", 0))
+OTHER_SYNS = ((DONE, (H1, H2, CLIENT, SERVER, "S", 0, 77777)), (DONE, (*OTHER, "S", 0, 99999999)))
 
 
-def syn_verdict(seq=X, cases=None, **fields):
-    syn = frame(**{"src": H1, "dst": H2, "sport": CLIENT, "dport": SERVER, "flags": "S", "seq": seq, **fields})
-    answer = frame(H2, H1, SERVER, CLIENT, "SA", Y, seq + 1)
-    wire = Wire([Frame(1.0, "s1-eth1", syn), Frame(1.001, "s1-eth1", answer)])
-    return tcp_handshake.grade_syn(syn_evidence(syn, cases), wire)
+def syn_verdict(seq=X, other_syns=OTHER_SYNS, answered=True, answer_ack=None, states="LISTEN, SYN_RECV",
+                fallback_at=None, **fields):
+    syn = frame(**{"flags": "S", "seq": seq, **fields})
+    answer = frame(H2, H1, SERVER, CLIENT, "SA", Y, seq + 1 if answer_ack is None else answer_ack)
+    ev = tcp_handshake.Evidence(ends=ENDS, syn=sent(syn, fallback_at), syn_states=states,
+                                other_syns=other_syns, wanted_syns=WANTED)
+    return tcp_handshake.grade_syn(ev, wire(syn, answer) if answered else wire(syn))
 
 
-def test_handshake_syn_needs_the_syn_ack_answer():
-    assert syn_verdict().status == PASS
-    syn = frame(H1, H2, CLIENT, SERVER, "S", X)
-    assert "did not answer" in tcp_handshake.grade_syn(
-        {**syn_evidence(syn), "h2_states": "LISTEN"}, Wire([Frame(1.0, "s1-eth1", syn)])).hint
-    with_data = frame(H1, H2, CLIENT, SERVER, "S", X, data=b"hi")
-    assert "carries no data" in tcp_handshake.grade_syn(
-        syn_evidence(with_data), Wire([Frame(1.0, "s1-eth1", with_data)])).hint
+def test_syn_right_passes():
+    verdict = syn_verdict()
+    assert_verdict(verdict, PASS)
+    assert f"SYN seq=x={X}" in verdict.detail and "3 SYNs asked for, 3 different ISNs" in verdict.detail
 
 
-def test_syn_ports_and_addresses_come_from_the_arguments():
-    assert f"h2 listens on port {SERVER}" in syn_verdict(dport=5000).hint
-    assert f"use my_port ({CLIENT})" in syn_verdict(sport=40000).hint
-    assert "the addresses are" in syn_verdict(dst="10.0.0.2").hint
+@pytest.mark.parametrize("fields, hint", [
+    ({"flags": "SA"}, "flags are SYN,ACK: a SYN opening a connection has only SYN set"),
+    ({"flags": "A"}, "has only SYN set (flags='S')"),
+    ({"data": b"hi"}, "a SYN carries no data here"),
+    ({"dport": 5000}, f"dport is 5000: h2 listens on port {SERVER}, your peer_port"),
+    ({"sport": 40000}, f"sport is 40000: use my_port ({CLIENT})"),
+    ({"dst": "10.0.0.2"}, f"the addresses are {H1} > 10.0.0.2: h1 is {H1} and h2 {H2}"),
+    ({"src": "10.0.0.1"}, "take them from the arguments"),
+])
+def test_syn_typical_mistakes(fields, hint):
+    assert_verdict(syn_verdict(answered=False, **fields), FAIL, hint)
+
+
+def test_syn_needs_the_syn_ack_answer():
+    assert_verdict(syn_verdict(answered=False), FAIL, "h2 did not answer with a SYN-ACK; check the IP source")
+    # h2 answered only the reference's SYN, sent in its place
+    assert_verdict(syn_verdict(fallback_at=1.0005), FAIL, "h2 did not answer")
+
+
+def test_syn_answered_wrong_or_without_syn_recv_is_the_labs_fault():
+    assert_verdict(syn_verdict(answer_ack=X + 7), FAIL, LAB_FAULT)
+    assert_verdict(syn_verdict(states="LISTEN"), FAIL, LAB_FAULT)
+
+
+def test_syn_not_a_packet_or_missing_from_the_capture():
+    ev = tcp_handshake.Evidence(ends=ENDS, syn=Sent("returned str, not a scapy packet"))
+    verdict = tcp_handshake.grade_syn(ev, wire())
+    assert_verdict(verdict, FAIL, "return a whole packet: IP(src=..., dst=...) / TCP(")
+    assert verdict.detail == "returned str, not a scapy packet"
+    ev = tcp_handshake.Evidence(ends=ENDS, syn=Sent("", frame(flags="S", seq=X), 2.0))
+    assert_verdict(tcp_handshake.grade_syn(ev, wire(frame(flags="S", seq=X))), FAIL, LAB_FAULT)
 
 
 def test_syn_isn_must_differ_between_syns():
-    same = [(DONE, (H1, H2, CLIENT, SERVER, "S", 0, X)), (DONE, (H1, "10.40.7.9", 33333, 4444, "S", 0, 5))]
-    verdict = syn_verdict(cases=same)
-    assert verdict.status == FAIL and "your ISN is the same in two SYNs" in verdict.hint
-    assert "random.randint(0, 2**32 - 1)" in verdict.hint
-    counted = [(DONE, (H1, H2, CLIENT, SERVER, "S", 0, X + 1)), (DONE, (H1, "10.40.7.9", 33333, 4444, "S", 0, X + 2))]
-    assert "only 1 apart" in syn_verdict(cases=counted).hint
-    wrapped = [(DONE, (H1, H2, CLIENT, SERVER, "S", 0, 2**32 - 3)),
-               (DONE, (H1, "10.40.7.9", 33333, 4444, "S", 0, 9**9))]
-    assert "apart" in syn_verdict(seq=2, cases=wrapped).hint  # 2 and 2**32 - 3 are 5 apart
+    same = ((DONE, (H1, H2, CLIENT, SERVER, "S", 0, X)), (DONE, (*OTHER, "S", 0, 5)))
+    verdict = syn_verdict(other_syns=same)
+    assert_verdict(verdict, FAIL, "your ISN is the same in two SYNs")
+    assert "random.randint(0, 2**32 - 1)" in verdict.hint and f"ISNs of 3 SYNs: {X}, {X}, 5" in verdict.detail
+    counted = ((DONE, (H1, H2, CLIENT, SERVER, "S", 0, X + 1)), (DONE, (*OTHER, "S", 0, X + 2)))
+    assert_verdict(syn_verdict(other_syns=counted), FAIL, "your ISNs are only 1 apart")
+    wrapped = ((DONE, (H1, H2, CLIENT, SERVER, "S", 0, 2**32 - 3)), (DONE, (*OTHER, "S", 0, 9**9)))
+    assert_verdict(syn_verdict(seq=2, other_syns=wrapped), FAIL, "only 5 apart")  # 2 and 2**32 - 3
+    near = ((DONE, (H1, H2, CLIENT, SERVER, "S", 0, X + 1023)), (DONE, (*OTHER, "S", 0, 9**9)))
+    assert_verdict(syn_verdict(other_syns=near), FAIL, "only 1023 apart")
+    far = ((DONE, (H1, H2, CLIENT, SERVER, "S", 0, X + 1024)), (DONE, (*OTHER, "S", 0, 9**9)))
+    assert_verdict(syn_verdict(other_syns=far), PASS)
 
 
 def test_syn_hidden_cases_follow_their_arguments():
-    hard_coded = [(DONE, (H1, H2, CLIENT, SERVER, "S", 0, 77777)), (DONE, (H1, H2, CLIENT, SERVER, "S", 0, 999999))]
-    verdict = syn_verdict(cases=hard_coded)
-    assert verdict.status == FAIL and "right in 2 of 3 cases" in verdict.detail
-    assert "IP destination '10.40.7.2'" in verdict.detail and "from the arguments" in verdict.hint
-    constant = [(DONE, (H1, H2, CLIENT, SERVER, "S", 0, X)), (DONE, (H1, H2, CLIENT, SERVER, "S", 0, X))]
-    assert syn_verdict(cases=constant).hint == CONSTANT_HINT
-    failed = [(DONE, (H1, H2, CLIENT, SERVER, "S", 0, 77777)), (RAISED, "line 3 in build_syn: KeyError: 'x'")]
-    verdict = syn_verdict(cases=failed)
-    assert "KeyError" in verdict.detail and verdict.hint.startswith("fix the error above")
+    hard_coded = ((DONE, (H1, H2, CLIENT, SERVER, "S", 0, 77777)), (DONE, (H1, H2, CLIENT, SERVER, "S", 0, 999999)))
+    verdict = syn_verdict(other_syns=hard_coded)
+    assert_verdict(verdict, FAIL, "build the SYN from the arguments (my_ip, peer_ip, my_port, peer_port)")
+    assert "right in 2 of 3 cases" in verdict.detail and "IP destination '10.40.7.2'" in verdict.detail
+    with_ack = ((DONE, (H1, H2, CLIENT, SERVER, "S", 0, 77777)), (DONE, (*OTHER, "SA", 0, 999999)))
+    assert "yours had flags 'SA'" in syn_verdict(other_syns=with_ack).detail
+    constant = ((DONE, (H1, H2, CLIENT, SERVER, "S", 0, X)), (DONE, (H1, H2, CLIENT, SERVER, "S", 0, X)))
+    assert_verdict(syn_verdict(other_syns=constant), FAIL, CONSTANT_HINT)
+    failing = ((DONE, (H1, H2, CLIENT, SERVER, "S", 0, 77777)), (RAISED, "line 3 in build_syn: KeyError: 'x'"))
+    verdict = syn_verdict(other_syns=failing)
+    assert_verdict(verdict, FAIL, "fix the error above: build_syn must work for any connection")
+    assert "KeyError" in verdict.detail
 
 
-def data_verdict(data=b"hello there\n", sent=b"hello there\n", seq=X + 1):
-    segment = frame(H1, H2, CLIENT, SERVER, "PA", seq, Y + 1, sent)
-    ev = evidence(segment, x=X, y=Y, sent=data, received=sent, h2_ack=seq + len(sent))
-    return tcp_handshake.grade_data(ev, Wire([Frame(1.0, "s1-eth1", segment)]))
+# --- tcp-handshake: ack ---
+
+def ack_verdict(seq=X + 1, ack=Y + 1, flags="A", fallback_at=None, states="LISTEN, ESTABLISHED", **fields):
+    segment = frame(flags=flags, seq=seq, ack=ack, **fields)
+    ev = tcp_handshake.Evidence(ends=ENDS, x=X, y=Y, ack=sent(segment, fallback_at), ack_states=states)
+    return tcp_handshake.grade_ack(ev, wire(segment))
 
 
-def test_handshake_data_must_be_the_argument():
-    assert data_verdict().status == PASS
-    verdict = data_verdict(sent=b"hello, h2\n")
-    assert verdict.status == FAIL and "send the data argument" in verdict.hint
-    assert "seq=x+2" in data_verdict(seq=X + 2).hint
+def test_ack_right_passes():
+    verdict = ack_verdict()
+    assert_verdict(verdict, PASS)
+    assert "h2 went ESTABLISHED (LISTEN, ESTABLISHED)" in verdict.detail
 
 
-def prediction(guess, real, cases=(), truths=(), shapes=(), live=("PA", X + 1, 10), fallback=None) -> dict:
-    flags, seq, length = live
-    return {"guess": guess, "h2_ack": real, "flags": flags, "seq": seq, "length": length, "fallback_at": fallback,
-            "cases": list(cases), "truths": list(truths), "shapes": list(shapes), "live": live}
+@pytest.mark.parametrize("change, hint", [
+    ({"flags": "SA"}, "the handshake's last segment is a plain ACK (flags='A'); a SYN here starts over"),
+    ({"flags": "P"}, "set the ACK flag: flags='A'"),
+    ({"ack": Y}, "ack=y: the SYN-ACK's SYN consumes a sequence number, so the ACK number is y+1"),
+    ({"ack": Y + 2}, "ack is y+2: acknowledge h2's SYN with y+1"),
+    ({"seq": X}, "seq=x: your SYN used up x, so this segment's seq is x+1"),
+    ({"seq": X + 5}, "seq is x+5: after the SYN, your next number is x+1"),
+    ({"sport": SERVER, "dport": CLIENT}, f"swap the SYN-ACK's ports: the ACK goes from {CLIENT} to {SERVER}"),
+    ({"sport": 40000}, f"from {CLIENT} to {SERVER}"),
+    ({"src": "10.0.0.1", "dst": "10.0.0.2"}, "the addresses are 10.0.0.1 > 10.0.0.2"),
+])
+def test_ack_typical_mistakes(change, hint):
+    assert_verdict(ack_verdict(**change), FAIL, hint)
 
 
-SHAPES = [("PA", 100, 30), ("A", 7000, 0), ("S", 2**32 - 1, 0), ("FA", 50, 0), ("FPA", 900, 12)]
-TRUTHS = [next_seq(*shape) for shape in SHAPES]
+def test_ack_not_taken_by_h2():
+    assert_verdict(ack_verdict(fallback_at=1.5), FAIL, "h2 did not reach ESTABLISHED; check the addresses")
+    assert_verdict(ack_verdict(states="LISTEN, SYN_RECV"), FAIL, "h2 did not reach ESTABLISHED")
 
 
-def test_expected_ack_live_hints():
-    def hint(guess):
-        return tcp_handshake.grade_expected(prediction(guess, X + 11)).hint
-    assert tcp_handshake.grade_expected(prediction(X + 11, X + 11)).status == PASS
-    assert "next byte expected" in hint(X + 1)
-    assert "only SYN and FIN" in hint(X + 12)
-    assert "one sequence number per byte" in hint(X + 2)
+# --- tcp-handshake: data ---
+
+def data_verdict(carried=DATA, seq=X + 1, ack=Y + 1, flags="PA", received=None, fallback_at=None, **fields):
+    segment = frame(flags=flags, seq=seq, ack=ack, data=carried, **fields)
+    ev = tcp_handshake.Evidence(ends=ENDS, x=X, y=Y, data=sent(segment, fallback_at), message=DATA,
+                                received=carried if received is None else received, h2_ack=seq + len(carried))
+    return tcp_handshake.grade_data(ev, wire(segment))
+
+
+def test_data_right_passes():
+    verdict = data_verdict()
+    assert_verdict(verdict, PASS)
+    assert f"12 bytes at seq=x+1; h2 acknowledged ack={X + 13}" in verdict.detail
+
+
+@pytest.mark.parametrize("change, hint", [
+    ({"carried": b""}, "the segment carries no data: IP(...) / TCP(...) / data"),
+    ({"carried": b"hello, h2\n"}, "it carries b'hello, h2\\n': send the data argument, here 12 bytes"),
+    ({"carried": b"HELLO THERE\n"}, "send the data argument"),  # the right length, other bytes
+    ({"carried": DATA[:-1]}, "send the data argument"),
+    ({"seq": X + 2}, "seq=x+2: the pure ACK before carried no data and used no number"),
+    ({"seq": X}, "seq is x+0: the first data byte is number x+1"),
+    ({"flags": "P"}, "after the handshake every segment carries ACK: flags='PA'"),
+    ({"ack": Y}, "ack is y+0: you still expect h2's byte y+1"),
+    ({"sport": 40000, "dport": 5000}, f"keep the connection's ports: from {CLIENT} to {SERVER}"),
+    ({"src": "10.0.0.1"}, "the addresses are 10.0.0.1 > 10.40.7.2"),
+])
+def test_data_typical_mistakes(change, hint):
+    assert_verdict(data_verdict(**change), FAIL, hint)
+
+
+def test_data_not_received_by_h2s_application():
+    assert_verdict(data_verdict(fallback_at=1.5), FAIL, "h2's application did not receive the bytes")
+    assert_verdict(data_verdict(received=b""), FAIL, "h2's application did not receive the bytes")
+
+
+# --- tcp-handshake: expected-ack, and the ACK hints both labs share ---
+
+SHAPES = (("PA", 100, 30), ("A", 7000, 0), ("S", 2**32 - 1, 0), ("FA", 50, 0), ("FPA", 900, 12))
+TRUTHS = tuple(next_seq(*shape) for shape in SHAPES)
+RIGHT = tuple((DONE, truth) for truth in TRUTHS)
+LIVE_DATA = ("PA", X + 1, 10)
+
+
+def expected_verdict(guess, real=X + 11, cases=RIGHT, fallback_at=None):
+    ev = tcp_handshake.Evidence(data=sent(b"", fallback_at), h2_ack=real,
+                                prediction=Prediction(LIVE_DATA, guess, cases, TRUTHS, SHAPES))
+    return tcp_handshake.grade_expected(ev, wire())
+
+
+def test_expected_ack_right_passes():
+    verdict = expected_verdict(X + 11)
+    assert_verdict(verdict, PASS)
+    assert f"ack = seq + 10 bytes = {X + 11}" in verdict.detail and "right in 6 of 6 cases" in verdict.detail
+
+
+@pytest.mark.parametrize("guess, hint", [
+    (X + 1, "an ACK number names the next byte expected, not the segment's own seq"),
+    (X + 12, "only SYN and FIN take a sequence number of their own"),
+    (X + 2, "data takes one sequence number per byte: add len(data) bytes, not 1"),
+    (X + 6, "the segment's seq, plus one per byte of data, plus one for a SYN or a FIN"),
+])
+def test_expected_ack_live_mistakes(guess, hint):
+    verdict = expected_verdict(guess)
+    assert_verdict(verdict, FAIL, hint)
+    assert f"you said {guess}; h2 answered ack={X + 11}" in verdict.detail
 
 
 def test_expected_ack_hidden_cases():
-    right = [(DONE, t) for t in TRUTHS]
-    verdict = tcp_handshake.grade_expected(prediction(X + 11, X + 11, right, TRUTHS, SHAPES))
-    assert verdict.status == PASS and "right in 6 of 6 cases" in verdict.detail
     # ignores SYN and FIN: wrong on the SYN (wrapping past 2**32) and both FINs
-    no_flags = [(DONE, (seq + length) % 2**32) for _, seq, length in SHAPES]
-    verdict = tcp_handshake.grade_expected(prediction(X + 11, X + 11, no_flags, TRUTHS, SHAPES))
-    assert verdict.status == FAIL and "right in 3 of 6 cases" in verdict.detail
-    assert "a SYN takes one sequence number" in verdict.hint and "SYN segment seq=4294967295" in verdict.detail
+    no_flags = tuple((DONE, (seq + length) % 2**32) for _, seq, length in SHAPES)
+    verdict = expected_verdict(X + 11, cases=no_flags)
+    assert_verdict(verdict, FAIL, "a SYN takes one sequence number although it carries no data")
+    assert "right in 3 of 6 cases" in verdict.detail and "SYN segment seq=4294967295" in verdict.detail
     # an answer not wrapped at 2**32 is the same number
-    unwrapped = [(DONE, seq + length + ("S" in f) + ("F" in f)) for f, seq, length in SHAPES]
-    assert tcp_handshake.grade_expected(prediction(X + 11, X + 11, unwrapped, TRUTHS, SHAPES)).status == PASS
-    constant = [(DONE, X + 11)] * len(SHAPES)
-    assert tcp_handshake.grade_expected(prediction(X + 11, X + 11, constant, TRUTHS, SHAPES)).hint == CONSTANT_HINT
-    failed = [(RAISED, "line 2 in expected_ack: IndexError")] + right[1:]
-    verdict = tcp_handshake.grade_expected(prediction(X + 11, X + 11, failed, TRUTHS, SHAPES))
+    unwrapped = tuple((DONE, seq + length + ("S" in f) + ("F" in f)) for f, seq, length in SHAPES)
+    assert_verdict(expected_verdict(X + 11, cases=unwrapped), PASS)
+    assert_verdict(expected_verdict(X + 11, cases=((DONE, X + 11),) * len(SHAPES)), FAIL, CONSTANT_HINT)
+    failing = ((RAISED, "line 2 in expected_ack: IndexError"),) + RIGHT[1:]
+    verdict = expected_verdict(X + 11, cases=failing)
+    assert_verdict(verdict, FAIL, "fix the error above: the function must answer for any segment")
     assert "right in 5 of 6 cases" in verdict.detail and "IndexError" in verdict.detail
-    assert verdict.hint.startswith("fix the error above")
+    plus_one = RIGHT[:1] + ((DONE, 7001),) + RIGHT[2:]  # the pure ACK given a number of its own
+    assert_verdict(expected_verdict(X + 11, cases=plus_one), FAIL, "only SYN and FIN take a sequence number")
+
+
+def test_expected_ack_without_h2s_ack_is_the_labs_fault():
+    assert_verdict(expected_verdict(X + 11, real=None), FAIL, LAB_FAULT)
+
+
+def test_expected_ack_after_a_fallback_judges_by_the_segment():
+    # h2 kept the student's misplaced bytes too, so its ACK covers more than the reference's segment
+    assert_verdict(expected_verdict(X + 11, real=X + 23, fallback_at=1.5), PASS)
+    assert_verdict(expected_verdict(X + 23, real=X + 23, fallback_at=1.5), FAIL, "plus one per byte of data")
+    assert_verdict(expected_verdict(X + 11, real=X + 23), FAIL)  # no fallback: h2's ACK is the truth
 
 
 def test_ack_hint_names_the_mistake():
@@ -160,7 +273,9 @@ def test_ack_hint_names_the_mistake():
     assert "a FIN takes one sequence number" in ack_hint(62, "FPA", 50, 12)
     assert "a SYN takes one sequence number" in ack_hint(50, "S", 50, 0)
     assert "one sequence number per byte" in ack_hint(51, "FPA", 50, 12)
+    assert "one sequence number per byte" in ack_hint(52, "FPA", 50, 12)
     assert "only SYN and FIN" in ack_hint(7001, "A", 7000, 0)
+    assert "plus one for a SYN or a FIN" in ack_hint(7005, "A", 7000, 0)
 
 
 def test_hidden_ack_cases_are_right_by_construction():
@@ -176,52 +291,208 @@ def test_hidden_ack_cases_are_right_by_construction():
     assert again != shapes  # drawn: another run, other seqs and lengths
 
 
+# --- the pieces of lab/segments.py and the engine the labs lean on ---
+
 def test_a_whole_frame_goes_out_under_the_hosts_real_macs():
     h1 = SimpleNamespace(mac="02:00:00:00:00:01")
     h2 = SimpleNamespace(mac="02:00:00:00:00:02")
     segment = IP(src=H1, dst=H2) / TCP(flags="S")
-    bare, problem = as_frame(segment, h1, h2)
+    bare, problem = to_frame(segment, h1, h2)
     assert problem == "" and Ether(bare).src == h1.mac and Ether(bare).dst == h2.mac
     defaults = Ether(src="00:00:00:00:00:00", dst="ff:ff:ff:ff:ff:ff") / segment
-    assert as_frame(defaults, h1, h2)[0] == bare
+    assert to_frame(defaults, h1, h2)[0] == bare
     addressed = Ether(src=h1.mac, dst=h2.mac) / segment
-    assert as_frame(addressed, h1, h2)[0] == bytes(addressed)
-    assert "not a scapy packet" in as_frame(b"x", h1, h2)[1]
+    assert to_frame(addressed, h1, h2)[0] == bytes(addressed)
+    assert "not a scapy packet" in to_frame(b"x", h1, h2)[1]
 
 
-def fin_verdict(flags, seq, src=H1):
-    sent = frame(src, H2, CLIENT, SERVER, flags, seq, Y + 1)
-    ev = evidence(sent, m=X + 11, y=Y, length=10, data_seq=X + 1, h2_states="LISTEN, CLOSE_WAIT", h2_ack=X + 12)
-    return tcp_teardown.grade_fin(ev, Wire([Frame(1.0, "s1-eth1", sent)]))
+class FakePort:
+    """A host's port whose incoming frames are a list: expect() takes the first wanted."""
+
+    def __init__(self, frames: list[bytes]):
+        self.frames = frames
+
+    def expect(self, wanted, timeout):
+        for data in self.frames:
+            if wanted(data):
+                self.frames.remove(data)
+                return data
+        return None
 
 
-def test_teardown_fin():
-    assert fin_verdict("FA", X + 11).status == PASS
-    assert "FIN without the ACK flag" in fin_verdict("F", X + 11).hint
-    verdict = fin_verdict("FA", X + 1)
-    assert verdict.status == FAIL and "seq not advanced after data: your 10 bytes" in verdict.hint
-    assert "take them from the arguments" in fin_verdict("FA", X + 11, src="10.0.0.1").hint
+def test_reply_to_waits_for_that_segment_and_gives_its_ip_layer():
+    reset = frame(H2, H1, SERVER, CLIENT, "R", Y)
+    elsewhere = frame(H2, H1, SERVER, 40000, "SA", Y, X + 1)
+    syn_ack = frame(H2, H1, SERVER, CLIENT, "SA", Y, X + 1)
+    h1 = SimpleNamespace(port=FakePort([reset, elsewhere, syn_ack]))
+    answer = reply_to(h1, SERVER, CLIENT, "SA")()
+    assert answer.name == "IP" and answer[TCP].flags == "SA" and answer[TCP].ack == X + 1
+    assert reply_to(h1, SERVER, CLIENT, "SA")() is None
+    assert reply_to(h1, SERVER, CLIENT)()[TCP].flags == "R"  # any flags
 
 
-def test_teardown_fin_ack_hidden_cases():
-    live = ("FA", X + 11, 0)
-
-    def verdict(guess, answers):
-        return tcp_teardown.grade_fin_ack(prediction(guess, X + 12, answers, TRUTHS, SHAPES, live))
-    assert verdict(X + 12, [(DONE, t) for t in TRUTHS]).status == PASS
-    plus_one = verdict(X + 12, [(DONE, seq + 1) for _, seq, _ in SHAPES])  # seq + 1, whatever the data
-    assert plus_one.status == FAIL and "right in 3 of 6 cases" in plus_one.detail
-    assert "one sequence number per byte" in plus_one.hint
-    assert "a FIN takes one sequence number" in verdict(X + 11, []).hint
-    assert verdict(X + 12, [(DONE, X + 12)] * len(SHAPES)).hint == CONSTANT_HINT
+def test_misaddressed_reads_the_ends():
+    wrong, hint = misaddressed(IP(src=H2, dst=H1) / TCP(), ENDS)
+    assert wrong and hint.startswith(f"the addresses are {H2} > {H1}: h1 is {H1} and h2 {H2}")
+    assert not misaddressed(IP(src=H1, dst=H2) / TCP(), ENDS)[0]
 
 
-def test_teardown_last_ack():
-    def verdict(seq, ack, sport=CLIENT):
-        sent = frame(H1, H2, sport, SERVER, "A", seq, ack)
-        ev = evidence(sent, m=X + 11, k=Y + 1, closed=True)
-        return tcp_teardown.grade_last_ack(ev, Wire([Frame(1.0, "s1-eth1", sent)]))
-    assert verdict(X + 12, Y + 2).status == PASS
-    assert "so the ACK number is k+1" in verdict(X + 12, Y + 1).hint
-    assert "your FIN used up m" in verdict(X + 11, Y + 2).hint
-    assert f"from {CLIENT} to {SERVER}" in verdict(X + 12, Y + 2, sport=40000).hint
+# --- tcp-teardown: fin ---
+
+def fin_verdict(flags="FA", seq=M, ack=Y + 1, states="LISTEN, CLOSE_WAIT", h2_ack=M + 1, fallback_at=None,
+                **fields):
+    segment = frame(flags=flags, seq=seq, ack=ack, **fields)
+    ev = tcp_teardown.Evidence(ends=ENDS, y=Y, data_seq=X + 1, length=10, m=M, fin=sent(segment, fallback_at),
+                               fin_states=states, h2_ack=h2_ack)
+    return tcp_teardown.grade_fin(ev, wire(segment))
+
+
+def test_fin_right_passes():
+    verdict = fin_verdict()
+    assert_verdict(verdict, PASS)
+    assert f"FIN,ACK seq=m={M}; h2 acknowledged m+1" in verdict.detail
+
+
+@pytest.mark.parametrize("change, hint", [
+    ({"flags": "A"}, "flags are ACK: a FIN needs the FIN flag"),
+    ({"flags": "PA"}, "a FIN needs the FIN flag"),
+    ({"flags": "F"}, "FIN without the ACK flag: every segment after the handshake carries ACK"),
+    ({"seq": X + 1}, "seq not advanced after data: your 10 bytes took 10 sequence numbers, so the FIN's seq is "
+                     f"{M}"),
+    ({"seq": M + 1}, "seq is m+1: the FIN takes the number after your last byte"),
+    ({"seq": M - 1}, "seq is m-1"),
+    ({"ack": Y}, "ack is y+0: you still expect h2's byte y+1"),
+    ({"sport": 40000, "dport": 5000}, f"keep the connection's ports: from {CLIENT} to {SERVER}"),
+    ({"src": "10.0.0.1", "dst": "10.0.0.2"}, "the addresses are 10.0.0.1 > 10.0.0.2"),
+])
+def test_fin_typical_mistakes(change, hint):
+    assert_verdict(fin_verdict(**change), FAIL, hint)
+
+
+def test_fin_not_taken_by_h2():
+    assert_verdict(fin_verdict(fallback_at=1.5), FAIL, "h2 did not take the FIN; check its addresses")
+    assert_verdict(fin_verdict(states="LISTEN, ESTABLISHED"), FAIL, "h2 did not take the FIN")
+    assert_verdict(fin_verdict(h2_ack=M), FAIL, "h2 did not take the FIN")  # a duplicate ACK
+    ev = tcp_teardown.Evidence(ends=ENDS, m=M, fin=Sent("returned NoneType, not a scapy packet"))
+    assert_verdict(tcp_teardown.grade_fin(ev, wire()), FAIL, "return a whole packet")
+
+
+# --- tcp-teardown: fin-ack ---
+
+LIVE_FIN = ("FA", M, 0)
+
+
+def fin_ack_verdict(guess, cases=RIGHT, h2_ack=M + 1):
+    ev = tcp_teardown.Evidence(m=M, h2_ack=h2_ack, prediction=Prediction(LIVE_FIN, guess, cases, TRUTHS, SHAPES))
+    return tcp_teardown.grade_fin_ack(ev, wire())
+
+
+def test_fin_ack_right_passes():
+    verdict = fin_ack_verdict(M + 1)
+    assert_verdict(verdict, PASS)
+    assert f"m+1 = {M + 1}: the FIN consumed one sequence number" in verdict.detail
+
+
+@pytest.mark.parametrize("guess, hint", [
+    (M, "a FIN takes one sequence number although it carries no data: add 1 for it"),  # m, not m+1
+    (M + 2, "the segment's seq, plus one per byte of data, plus one for a SYN or a FIN"),
+    (M + 11, "the segment's seq, plus one per byte of data"),
+])
+def test_fin_ack_live_mistakes(guess, hint):
+    verdict = fin_ack_verdict(guess)
+    assert_verdict(verdict, FAIL, hint)
+    assert f"you said {guess}; h2 answered ack={M + 1}" in verdict.detail
+
+
+def test_fin_ack_hidden_cases():
+    plus_one = tuple((DONE, seq + 1) for _, seq, _ in SHAPES)  # seq + 1, whatever the data
+    verdict = fin_ack_verdict(M + 1, plus_one)
+    assert_verdict(verdict, FAIL, "one sequence number per byte")
+    assert "right in 3 of 6 cases" in verdict.detail and "30 bytes of data you said 101, the ACK is 130" \
+        in verdict.detail
+    assert_verdict(fin_ack_verdict(M + 1, ((DONE, M + 1),) * len(SHAPES)), FAIL, CONSTANT_HINT)
+    failing = RIGHT[:3] + ((RAISED, "line 5 in expected_fin_ack: TypeError"),) + RIGHT[4:]
+    verdict = fin_ack_verdict(M + 1, failing)
+    assert_verdict(verdict, FAIL, "fix the error above")
+    assert "for a FIN,ACK segment seq=50 with no data, " in verdict.detail and "TypeError" in verdict.detail
+
+
+def test_fin_ack_without_h2s_ack_is_the_labs_fault():
+    assert_verdict(fin_ack_verdict(M + 1, h2_ack=None), FAIL, LAB_FAULT)
+
+
+# --- tcp-teardown: last-ack ---
+
+def last_ack_verdict(flags="A", seq=M + 1, ack=K + 1, closed=True, fallback_at=None, **fields):
+    segment = frame(flags=flags, seq=seq, ack=ack, **fields)
+    ev = tcp_teardown.Evidence(ends=ENDS, m=M, k=K, last_ack=sent(segment, fallback_at), closed=closed)
+    return tcp_teardown.grade_last_ack(ev, wire(segment))
+
+
+def test_last_ack_right_passes():
+    assert_verdict(last_ack_verdict(), PASS)
+
+
+@pytest.mark.parametrize("change, hint", [
+    ({"flags": "FA"}, "flags are FIN,ACK: the last segment is a plain ACK, flags='A'"),
+    ({"flags": "PA"}, "flags are PSH,ACK: the last segment is a plain ACK"),
+    ({"flags": "R"}, "the last segment is a plain ACK"),
+    ({"ack": K}, "ack=k: h2's FIN consumes a sequence number, so the ACK number is k+1"),
+    ({"ack": K + 2}, "ack is k+2: acknowledge h2's FIN with k+1"),
+    ({"seq": M}, "seq=m: your FIN used up m, so this segment's seq is m+1"),
+    ({"seq": M + 3}, "seq is m+3: after your FIN, your next number is m+1"),
+    ({"sport": SERVER, "dport": CLIENT}, f"swap the FIN's ports: the ACK goes from {CLIENT} to {SERVER}"),
+    ({"dst": "10.0.0.2"}, "the addresses are 10.40.7.1 > 10.0.0.2"),
+])
+def test_last_ack_typical_mistakes(change, hint):
+    assert_verdict(last_ack_verdict(**change), FAIL, hint)
+
+
+def test_last_ack_not_taken_by_h2():
+    assert_verdict(last_ack_verdict(closed=False), FAIL, "h2's socket did not close; check the ports")
+    assert_verdict(last_ack_verdict(fallback_at=1.5), FAIL, "h2's socket did not close")
+
+
+# --- whole runs: the engine calls each check's own grader ---
+
+def handshake_run():
+    """The evidence and capture of a right handshake, as the scenario records them."""
+    syn, syn_ack = frame(flags="S", seq=X), frame(H2, H1, SERVER, CLIENT, "SA", Y, X + 1)
+    ack, data = frame(seq=X + 1, ack=Y + 1), frame(flags="PA", seq=X + 1, ack=Y + 1, data=DATA)
+    live = ("PA", X + 1, len(DATA))
+    ev = tcp_handshake.Evidence(
+        ends=ENDS, syn=Sent("", syn, 1.0), syn_states="LISTEN, SYN_RECV", other_syns=OTHER_SYNS, wanted_syns=WANTED,
+        x=X, y=Y, ack=Sent("", ack, 1.002), ack_states="LISTEN, ESTABLISHED", data=Sent("", data, 1.003),
+        message=DATA, received=DATA, h2_ack=X + 13, prediction=Prediction(live, X + 13, RIGHT, TRUTHS, SHAPES))
+    return ev, wire(syn, syn_ack, ack, data)
+
+
+def teardown_run():
+    fin, last = frame(flags="FA", seq=M, ack=Y + 1), frame(seq=M + 1, ack=K + 1)
+    ev = tcp_teardown.Evidence(
+        ends=ENDS, y=Y, data_seq=X + 1, length=10, m=M, fin=Sent("", fin, 1.0), fin_states="LISTEN, CLOSE_WAIT",
+        h2_ack=M + 1, prediction=Prediction(LIVE_FIN, M + 1, RIGHT, TRUTHS, SHAPES), k=K,
+        last_ack=Sent("", last, 1.001), closed=True)
+    return ev, wire(fin, last)
+
+
+@pytest.mark.parametrize("module, run", [(tcp_handshake, handshake_run), (tcp_teardown, teardown_run)])
+def test_a_right_run_passes_every_check_and_each_check_grades_its_own_part(module, run):
+    lab = module.LAB
+    ev, frames = run()
+    outcomes = {todo: Outcome(todo, None, DONE) for todo in lab.todos}
+    verdicts = grade(lab, ev, frames.raw, outcomes, "exercise.py")
+    assert [(v.id, v.status) for v in verdicts] == [(check.id, PASS) for check in lab.checks], verdicts
+    # spoil one part of the evidence at a time: only the checks reading it fail
+    for change, fails in SPOILED[lab.name]:
+        bad = dataclasses.replace(ev, **change)
+        failing = [v.id for v in grade(lab, bad, frames.raw, outcomes, "exercise.py") if v.status == FAIL]
+        assert failing == fails, (change, failing)
+
+
+SPOILED = {
+    "tcp-handshake": [({"syn_states": "LISTEN"}, ["syn"]), ({"ack_states": "LISTEN"}, ["ack"]),
+                      ({"received": b""}, ["data"]), ({"h2_ack": X + 14}, ["expected-ack"])],
+    "tcp-teardown": [({"fin_states": "LISTEN"}, ["fin"]), ({"h2_ack": M}, ["fin", "fin-ack"]),
+                     ({"closed": False}, ["last-ack"])],
+}

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, descendants, host_state, lab, reported_segments, tshark_segments, wait_gone
+from conftest import ROOT, SUMMARY, descendants, host_state, lab, reported_segments, tshark_segments, wait_gone
+from lab.exchange import poll
 
 pytestmark = pytest.mark.root
 
@@ -155,6 +156,12 @@ def build_last_ack(peer_fin):
             / TCP(sport=peer_fin[TCP].dport, dport=peer_fin[TCP].sport, flags="A",
                   seq=peer_fin[TCP].ack, ack=peer_fin[TCP].seq))
 """, "last-ack", "h2's FIN consumes a sequence number, so the ACK number is k+1"),
+    ("tcp-teardown", TEARDOWN, """
+def build_last_ack(peer_fin):
+    return (IP(src=peer_fin[IP].dst, dst=peer_fin[IP].src)
+            / TCP(sport=peer_fin[TCP].dport, dport=peer_fin[TCP].sport, flags="FA",
+                  seq=peer_fin[TCP].ack, ack=peer_fin[TCP].seq + 1))
+""", "last-ack", "flags are FIN,ACK: the last segment is a plain ACK"),  # h2 closes all the same
 ]
 
 
@@ -172,16 +179,37 @@ def test_typical_mistakes_fail_with_their_hint(tmp_path, name, reference, code, 
     assert not resets_from_h1(pcap, document)
 
 
+def test_a_build_function_that_raises_is_replaced_by_the_reference(tmp_path):
+    """build_syn raises: its check fails with the error, the reference's SYN goes out in
+    its place, h2 answers it, and every later check is graded on that connection."""
+    code = "def build_syn(my_ip, peer_ip, my_port, peer_port):\n    raise ValueError('no SYN today')\n"
+    status, document = check_json("tcp-handshake", "--exercise", str(attempt(tmp_path, HANDSHAKE, code)),
+                                  "--pcap", str(tmp_path / "c.pcapng"))
+    checks = {c["id"]: c for c in document["checks"]}
+    assert status == 1 and checks["syn"]["status"] == "fail", checks
+    assert "ValueError: no SYN today" in checks["syn"]["detail"]
+    assert [checks[i]["status"] for i in ("ack", "data", "expected-ack")] == ["pass"] * 3, checks
+    step = next(s for s in document["steps"] if "build_syn" in s["title"])
+    assert step["calls"] == [{"todo": "build_syn", "status": "raised", "ran": "reference"}]
+    assert "SYN_RECV" in " ".join(s["state"] for s in step["states"] if s["host"] == "h2")
+    h1, h2 = document["hosts"]["h1"]["ip"], document["hosts"]["h2"]["ip"]
+    segments = [SUMMARY.match(f["summary"]).groups() for f in document["frames"] if SUMMARY.match(f["summary"])]
+    syn = next(s for s in segments if s[0] == h1 and s[4] == "S")
+    syn_ack = next(s for s in segments if s[0] == h2 and s[4] == "S.")
+    assert (syn_ack[1], syn_ack[3]) == (syn[3], syn[1]) and int(syn_ack[6]) == int(syn[5]) + 1
+    assert not resets_from_h1(tmp_path / "c.pcapng", document)
+
+
 def test_killed_tcp_run_leaves_nothing(tmp_path):
     before = host_state()
     hang = attempt(tmp_path, HANDSHAKE, "def build_data(syn_ack, data):\n    while True:\n        pass\n")
     process = subprocess.Popen([sys.executable, "-m", "lab", "run", "tcp-handshake", "--exercise", str(hang),
                                 "--pcap", str(tmp_path / "c.pcapng")], cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while len(descendants(process.pid)) < 4 and time.monotonic() < deadline:  # hosts, switch, fork
-        time.sleep(0.02)
+    started = poll(lambda: len(descendants(process.pid)) >= 4, 20, interval=0.02)  # hosts, switch, fork
+    assert started, f"the run never started its network: {descendants(process.pid)}"
     time.sleep(0.3)  # well inside the 2 s the hanging build_data is given
+    assert process.poll() is None, "the run ended before it could be killed"
     family = descendants(process.pid)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)

@@ -14,15 +14,18 @@ expected_ack is also asked about segments of the lab's own making (lab/segments.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from scapy.layers.inet import IP, TCP
 
-from lab.definition import FAIL, PASS, CheckSpec, Lab, Verdict
+from lab.definition import CheckSpec, Lab, Verdict, failed, passed
+from lab.exchange import Sent, poll
 from lab.exercise import DONE
 from lab.grading import CONSTANT_HINT, LAB_FAULT, before, first_mistake, score, sent_frame
 from lab.kinds import Frame
 from lab.peers import accept, connect, listen, received, states
-from lab.segments import (SEQ_SPACE, SHAPE, ack_cases, deliver, describe, grade_prediction, message, misaddressed,
-                          poll, ports, reply_to)
+from lab.segments import (SEQ_SPACE, SHAPE, Ends, Prediction, describe, grade_prediction, message, misaddressed,
+                          ports, predict, reply_to, show_states)
 from lab.wire import flag_names, payload
 
 CLOSE_ISNS = 1024  # two ISNs nearer than this were counted, not drawn
@@ -36,11 +39,32 @@ acknowledges x+1. Both ISNs are chosen at random, so that a stranger cannot gues
 them and slip segments into the connection."""
 
 
+@dataclass
+class Evidence:
+    """What the scenario saw; each check reads its part."""
+
+    ends: Ends = Ends()
+    syn: Sent = Sent()
+    syn_states: str = ""       # h2's sockets once it took the SYN
+    other_syns: tuple = ()     # (status, syn_fields or why) of each SYN asked for, never sent
+    wanted_syns: tuple = ()    # the syn_fields each of those must have, but its ISN
+    x: int = 0                 # h1's ISN: the seq of the SYN taken
+    y: int = 0                 # h2's ISN, from its SYN-ACK
+    ack: Sent = Sent()
+    ack_states: str = ""       # h2's sockets once it took the ACK
+    data: Sent = Sent()
+    message: bytes = b""       # the data build_data was given
+    received: bytes = b""      # what h2's application read
+    h2_ack: int | None = None  # h2's ACK of the data segment taken
+    prediction: Prediction = Prediction()  # expected_ack on that segment and made-up ones
+
+
 def scenario(run) -> None:
     h1, h2 = run.host("h1"), run.host("h2")
     server, kernels, client, other_client, other_server = ports(run.rng, 5)
     data = message(run.rng)
-    ends = {"h1": h1.ip, "h2": h2.ip, "client": client, "server": server}
+    ev = run.evidence
+    ev.ends = Ends(h1.ip, h2.ip, client, server)
     with run.step(f"Set-up: h2 listens on port {server}; h1's kernel is kept quiet",
                   "h1's kernel never sent a SYN, so it would answer h2's SYN-ACK with a reset.\n"
                   "The lab adds an nft rule in h1 that drops h1's outgoing resets (removed at the\n"
@@ -56,43 +80,35 @@ def scenario(run) -> None:
                   "an ISN of its own.", ladder=("h1", "h2")):
         args = (h1.ip, h2.ip, client, server)
         other = (h1.ip, h2.ip.rsplit(".", 1)[0] + f".{run.rng.randint(3, 254)}", other_client, other_server)
-        syn = deliver(run, "build_syn", h1, h2, args, reply_to(h1, server, client, "SA"), extra=[args, other])
+        syn = run.exchange("build_syn", h1, h2, *args, answer=reply_to(h1, server, client, "SA"),
+                           extra=[args, other])
         syn_ack = syn.answer
-        after_syn = states(h2, server)
-        run.state(h2, after_syn)
-        run.evidence["syn"] = {**syn.evidence(), **ends, "h2_states": after_syn,
-                               "cases": [(status, syn_fields(value) if status == DONE else value)
-                                         for status, value in syn.outcome.cases],
-                               "truths": [wanted_syn(*args), wanted_syn(*other)]}
+        ev.syn, ev.syn_states = syn.sent, states(h2, server)
+        run.state(h2, ev.syn_states)
+        ev.other_syns = tuple((status, syn_fields(value) if status == DONE else value)
+                              for status, value in syn.outcome.cases)
+        ev.wanted_syns = (wanted_syn(*args), wanted_syn(*other))
 
-    x, y = syn.segment[TCP].seq, syn_ack[TCP].seq
+    ev.x, ev.y = syn.packet[TCP].seq, syn_ack[TCP].seq
     with run.step("h1 completes the handshake (your build_ack)",
                   "h2's SYN took sequence number y, so h1 acknowledges y+1.", ladder=("h1", "h2")):
-        ack = deliver(run, "build_ack", h1, h2, (syn_ack,),
-                      lambda: "ESTABLISHED" in h2.tcp_states(client))
+        ack = run.exchange("build_ack", h1, h2, syn_ack, answer=lambda: "ESTABLISHED" in h2.tcp_states(client))
         connection = poll(lambda: accept(server_socket), 0.5)
-        after_ack = states(h2, server)
-        run.state(h2, after_ack)
-        run.evidence["ack"] = {**ack.evidence(), **ends, "x": x, "y": y, "h2_states": after_ack}
+        ev.ack, ev.ack_states = ack.sent, states(h2, server)
+        run.state(h2, ev.ack_states)
 
     with run.step("h1 sends data (your build_data and expected_ack)",
                   "Data takes one sequence number per byte; h2 acknowledges the next byte it expects.\n"
                   "expected_ack is also asked about segments of the lab's own making.",
                   ladder=("h1", "h2")):
-        sent_data = deliver(run, "build_data", h1, h2, (syn_ack, data), lambda: received(connection))
-        sent = sent_data.segment
-        acked = poll(lambda: run.wire().tcp(after=sent_data.fallback_at or sent_data.sent_at, sport=server,
+        carried = run.exchange("build_data", h1, h2, syn_ack, data, answer=lambda: received(connection))
+        acked = poll(lambda: run.wire().tcp(after=carried.sent.fallback_at or carried.sent.sent_at, sport=server,
                                             dport=client, flags="A"), 0.5)
-        extra, truths, shapes = ack_cases(run.rng, h1.ip, h2.ip)
-        guess = run.student("expected_ack", h1, sent, extra=extra)
+        ev.prediction = predict(run, "expected_ack", h1, carried.packet[IP], h2.ip)
         run.state(h2, states(h2, server))
-        run.note(f"h2's application received {sent_data.answer!r}; expected_ack gave {guess.value!r}")
-        run.evidence["data"] = {**sent_data.evidence(), **ends, "x": x, "y": y, "sent": data,
-                                "received": sent_data.answer,
-                                "h2_ack": acked[-1].packet[TCP].ack if acked else None,
-                                "flags": str(sent[TCP].flags), "seq": sent[TCP].seq, "length": len(payload(sent)),
-                                "guess": guess.value, "cases": list(guess.cases), "truths": truths,
-                                "shapes": shapes}
+        run.note(f"h2's application received {carried.answer!r}; expected_ack gave {ev.prediction.guess!r}")
+        ev.data, ev.message, ev.received = carried.sent, data, carried.answer
+        ev.h2_ack = acked[-1].packet[TCP].ack if acked else None
 
     with run.step("Two kernels: h1's own connect(), with the SYN-ACK held back",
                   "Between two kernels the handshake takes well under a millisecond. The lab holds\n"
@@ -104,16 +120,11 @@ def scenario(run) -> None:
         run.hold(h1, f"tcp sport {kernels} tcp flags & (syn | ack) == syn | ack", "hold-syn-ack")
         connect(h1, h2, kernels)
         poll(lambda: run.wire().tcp(sport=kernels, flags="SA"), 0.5)
-        seen = [states(h1, kernels), states(h2, kernels)]
-        run.state(h1, seen[0])
-        run.state(h2, seen[1])
+        show_states(run, kernels, h1, h2)
         run.release(h1, "hold-syn-ack", lambda p: TCP in p and p[TCP].sport == kernels)
         poll(lambda: "ESTABLISHED" in h2.tcp_states(kernels), 0.5)
-        seen += [states(h1, kernels), states(h2, kernels)]
-        run.state(h1, seen[2])
-        run.state(h2, seen[3])
+        show_states(run, kernels, h1, h2)
         run.note("released: h1 went ESTABLISHED and sent its ACK; h2 went ESTABLISHED")
-        run.evidence["kernels"] = seen
 
 
 def syn_fields(segment) -> tuple:
@@ -129,73 +140,67 @@ def wanted_syn(my_ip: str, peer_ip: str, my_port: int, peer_port: int) -> tuple:
 
 # --- grading: from the captured segments and h2's socket states ---
 
-def grade(evidence: dict, wire) -> list[Verdict]:
-    return [grade_syn(evidence["syn"], wire), grade_ack(evidence["ack"], wire),
-            grade_data(evidence["data"], wire), grade_expected(evidence["data"])]
-
-
-def grade_syn(ev: dict, wire) -> Verdict:
-    seen, verdict = sent_frame("syn", ev, wire, SHAPE)
+def grade_syn(ev: Evidence, wire) -> Verdict:
+    seen, verdict = sent_frame(ev.syn, wire, SHAPE)
     if verdict:
         return verdict
-    segment = seen.packet
+    segment, ends = seen.packet, ev.ends
     tcp, flags = segment[TCP], str(segment[TCP].flags)
     mistakes = [
         (flags != "S", f"flags are {flag_names(segment)}: a SYN opening a connection has only SYN set (flags='S')"),
         (bool(payload(segment)), "a SYN carries no data here: data comes after the handshake"),
-        (tcp.dport != ev["server"], f"dport is {tcp.dport}: h2 listens on port {ev['server']}, your peer_port"),
-        (tcp.sport != ev["client"], f"sport is {tcp.sport}: use my_port ({ev['client']}), where h2's answer will go"),
-        misaddressed(segment, ev),
+        (tcp.dport != ends.server, f"dport is {tcp.dport}: h2 listens on port {ends.server}, your peer_port"),
+        (tcp.sport != ends.client, f"sport is {tcp.sport}: use my_port ({ends.client}), where h2's answer will go"),
+        misaddressed(segment, ends),
     ]
-    if verdict := first_mistake("syn", describe(segment), mistakes):
+    if verdict := first_mistake(describe(segment), mistakes):
         return verdict
-    answers = before(wire.tcp(after=seen.time, sport=ev["server"], dport=ev["client"], flags="SA"),
-                     ev["fallback_at"])
+    answers = before(wire.tcp(after=seen.time, sport=ends.server, dport=ends.client, flags="SA"),
+                     ev.syn.fallback_at)
     if not answers:
-        return Verdict("syn", FAIL, describe(segment), "h2 did not answer with a SYN-ACK; check the IP source")
+        return failed(describe(segment), "h2 did not answer with a SYN-ACK; check the IP source")
     syn_ack = answers[0].packet[TCP]
-    if syn_ack.ack != (tcp.seq + 1) % SEQ_SPACE or "SYN_RECV" not in ev["h2_states"]:
-        return Verdict("syn", FAIL, f"SYN-ACK ack={syn_ack.ack}, h2: {ev['h2_states']}", LAB_FAULT)
-    count = 1 + len(ev["cases"])
-    return grade_other_syns(ev, tcp.seq) or Verdict(
-        "syn", PASS, f"SYN seq=x={tcp.seq}, no data; h2 answered SYN-ACK ack=x+1={syn_ack.ack} and went SYN_RECV; "
-                     f"{count} SYNs asked for, {count} different ISNs")
+    if syn_ack.ack != (tcp.seq + 1) % SEQ_SPACE or "SYN_RECV" not in ev.syn_states:
+        return failed(f"SYN-ACK ack={syn_ack.ack}, h2: {ev.syn_states}", LAB_FAULT)
+    count = 1 + len(ev.other_syns)
+    return grade_other_syns(ev, tcp.seq) or passed(
+        f"SYN seq=x={tcp.seq}, no data; h2 answered SYN-ACK ack=x+1={syn_ack.ack} and went SYN_RECV; "
+        f"{count} SYNs asked for, {count} different ISNs")
 
 
-def grade_other_syns(ev: dict, isn: int) -> Verdict | None:
+def grade_other_syns(ev: Evidence, isn: int) -> Verdict | None:
     """A failing verdict if the SYNs build_syn made but the lab never sent (the same
     connection again, another one) do not follow their arguments, or share ISNs."""
-    cases = score(True, ev["cases"], ev["truths"], same=lambda value, truth: tuple(value[:-1]) == truth)
+    cases = score(True, ev.other_syns, list(ev.wanted_syns), same=lambda value, truth: tuple(value[:-1]) == truth)
     if cases.constant:
-        return Verdict("syn", FAIL, f"the same SYN for two connections; {cases.summary}", CONSTANT_HINT)
+        return failed(f"the same SYN for two connections; {cases.summary}", CONSTANT_HINT)
     if cases.wrong:
         index, value, truth = cases.wrong
         asked = f"SYN from {truth[0]}:{truth[2]} to {truth[1]}:{truth[3]}"
         if isinstance(value, str):  # the call gave no answer: value says why
-            return Verdict("syn", FAIL, f"{cases.summary}: asked for a {asked}, {value}",
-                           "fix the error above: build_syn must work for any connection it is asked for")
+            return failed(f"{cases.summary}: asked for a {asked}, {value}",
+                          "fix the error above: build_syn must work for any connection it is asked for")
         names = ("IP source", "IP destination", "sport", "dport", "flags", "data length")
         field = next(i for i in range(len(truth)) if value[i] != truth[i])
-        return Verdict("syn", FAIL, f"{cases.summary}: asked for a {asked}, yours had {names[field]} {value[field]!r}",
-                       "build the SYN from the arguments (my_ip, peer_ip, my_port, peer_port), not from values "
-                       "seen in one run")
-    isns = [isn] + [value[-1] for status, value in ev["cases"] if status == DONE]
+        return failed(f"{cases.summary}: asked for a {asked}, yours had {names[field]} {value[field]!r}",
+                      "build the SYN from the arguments (my_ip, peer_ip, my_port, peer_port), not from values "
+                      "seen in one run")
+    isns = [isn] + [value[-1] for status, value in ev.other_syns if status == DONE]
     detail = f"ISNs of {len(isns)} SYNs: {', '.join(map(str, isns))}"
     if len(set(isns)) < len(isns):
-        return Verdict("syn", FAIL, detail, "your ISN is the same in two SYNs: draw it at random, "
-                                            "e.g. random.randint(0, 2**32 - 1)")
+        return failed(detail, "your ISN is the same in two SYNs: draw it at random, e.g. random.randint(0, 2**32 - 1)")
     gaps = [min((a - b) % SEQ_SPACE, (b - a) % SEQ_SPACE) for i, a in enumerate(isns) for b in isns[i + 1:]]
     if min(gaps) < CLOSE_ISNS:
-        return Verdict("syn", FAIL, detail, f"your ISNs are only {min(gaps)} apart: whoever saw one guesses the "
-                                            "next; draw each at random, e.g. random.randint(0, 2**32 - 1)")
+        return failed(detail, f"your ISNs are only {min(gaps)} apart: whoever saw one guesses the next; "
+                              "draw each at random, e.g. random.randint(0, 2**32 - 1)")
     return None
 
 
-def grade_ack(ev: dict, wire) -> Verdict:
-    seen, verdict = sent_frame("ack", ev, wire, SHAPE)
+def grade_ack(ev: Evidence, wire) -> Verdict:
+    seen, verdict = sent_frame(ev.ack, wire, SHAPE)
     if verdict:
         return verdict
-    segment, x, y = seen.packet, ev["x"], ev["y"]
+    segment, x, y, ends = seen.packet, ev.x, ev.y, ev.ends
     tcp, flags = segment[TCP], str(segment[TCP].flags)
     mistakes = [
         ("S" in flags, "the handshake's last segment is a plain ACK (flags='A'); a SYN here starts over"),
@@ -204,22 +209,22 @@ def grade_ack(ev: dict, wire) -> Verdict:
         (tcp.ack != y + 1, f"ack is y{tcp.ack - y:+d}: acknowledge h2's SYN with y+1"),
         (tcp.seq == x, "seq=x: your SYN used up x, so this segment's seq is x+1"),
         (tcp.seq != x + 1, f"seq is x{tcp.seq - x:+d}: after the SYN, your next number is x+1"),
-        ((tcp.sport, tcp.dport) != (ev["client"], ev["server"]),
-         f"swap the SYN-ACK's ports: the ACK goes from {ev['client']} to {ev['server']}"),
-        misaddressed(segment, ev),
+        ((tcp.sport, tcp.dport) != (ends.client, ends.server),
+         f"swap the SYN-ACK's ports: the ACK goes from {ends.client} to {ends.server}"),
+        misaddressed(segment, ends),
     ]
-    if verdict := first_mistake("ack", describe(segment), mistakes):
+    if verdict := first_mistake(describe(segment), mistakes):
         return verdict
-    if ev["fallback_at"] is not None or "ESTABLISHED" not in ev["h2_states"]:
-        return Verdict("ack", FAIL, describe(segment), "h2 did not reach ESTABLISHED; check the addresses")
-    return Verdict("ack", PASS, f"ACK seq=x+1 ack=y+1; h2 went ESTABLISHED ({ev['h2_states']})")
+    if ev.ack.fallback_at is not None or "ESTABLISHED" not in ev.ack_states:
+        return failed(describe(segment), "h2 did not reach ESTABLISHED; check the addresses")
+    return passed(f"ACK seq=x+1 ack=y+1; h2 went ESTABLISHED ({ev.ack_states})")
 
 
-def grade_data(ev: dict, wire) -> Verdict:
-    seen, verdict = sent_frame("data", ev, wire, SHAPE + " / data")
+def grade_data(ev: Evidence, wire) -> Verdict:
+    seen, verdict = sent_frame(ev.data, wire, SHAPE + " / data")
     if verdict:
         return verdict
-    segment, x, y, data = seen.packet, ev["x"], ev["y"], ev["sent"]
+    segment, x, y, data, ends = seen.packet, ev.x, ev.y, ev.message, ev.ends
     tcp, flags = segment[TCP], str(segment[TCP].flags)
     mistakes = [
         (not payload(segment), "the segment carries no data: IP(...) / TCP(...) / data"),
@@ -229,26 +234,25 @@ def grade_data(ev: dict, wire) -> Verdict:
         (tcp.seq != x + 1, f"seq is x{tcp.seq - x:+d}: the first data byte is number x+1"),
         ("A" not in flags, "after the handshake every segment carries ACK: flags='PA'"),
         (tcp.ack != y + 1, f"ack is y{tcp.ack - y:+d}: you still expect h2's byte y+1"),
-        ((tcp.sport, tcp.dport) != (ev["client"], ev["server"]),
-         f"keep the connection's ports: from {ev['client']} to {ev['server']}"),
-        misaddressed(segment, ev),
+        ((tcp.sport, tcp.dport) != (ends.client, ends.server),
+         f"keep the connection's ports: from {ends.client} to {ends.server}"),
+        misaddressed(segment, ends),
     ]
-    if verdict := first_mistake("data", describe(segment), mistakes):
+    if verdict := first_mistake(describe(segment), mistakes):
         return verdict
-    if ev["fallback_at"] is not None or ev["received"] != data:
-        return Verdict("data", FAIL, describe(segment), "h2's application did not receive the bytes")
-    return Verdict("data", PASS, f"{len(data)} bytes at seq=x+1; h2 acknowledged ack={ev['h2_ack']} "
-                                 f"and its application received {data!r}")
+    if ev.data.fallback_at is not None or ev.received != data:
+        return failed(describe(segment), "h2's application did not receive the bytes")
+    return passed(f"{len(data)} bytes at seq=x+1; h2 acknowledged ack={ev.h2_ack} "
+                  f"and its application received {data!r}")
 
 
-def grade_expected(ev: dict) -> Verdict:
-    real, seq, length = ev["h2_ack"], ev["seq"], ev["length"]
-    if ev["fallback_at"] is not None and real is not None and real != (seq + length) % SEQ_SPACE:
+def grade_expected(ev: Evidence, wire) -> Verdict:
+    real, (_, seq, length) = ev.h2_ack, ev.prediction.live
+    if ev.data.fallback_at is not None and real is not None and real != (seq + length) % SEQ_SPACE:
         # h2 also kept the bytes of the student's own misplaced segment (its out-of-order
         # queue), so its ACK covers more than the reference's segment: judge by the segment.
         real = (seq + length) % SEQ_SPACE
-    return grade_prediction("expected-ack", ev, real, (ev["flags"], seq, length),
-                            f"ack = seq + {length} bytes = {real}, as h2's kernel answered")
+    return grade_prediction(ev.prediction, real, f"ack = seq + {length} bytes = {real}, as h2's kernel answered")
 
 
 LAB = Lab(
@@ -261,12 +265,14 @@ LAB = Lab(
     returns={"build_syn": Frame(IP, TCP), "build_ack": Frame(IP, TCP), "build_data": Frame(IP, TCP),
              "expected_ack": int},
     checks=(
-        CheckSpec("syn", "build_syn", "SYN seq=x, no data, random ISN; h2 answers SYN-ACK ack=x+1 and is SYN_RECV"),
-        CheckSpec("ack", "build_ack", "ACK seq=x+1 ack=y+1 puts h2 in ESTABLISHED"),
-        CheckSpec("data", "build_data", "data at seq=x+1 reaches h2's application"),
-        CheckSpec("expected-ack", "expected_ack", "the ACK number h2 gives the data, and other segments' too"),
+        CheckSpec("syn", "build_syn", "SYN seq=x, no data, random ISN; h2 answers SYN-ACK ack=x+1 and is SYN_RECV",
+                  grade_syn),
+        CheckSpec("ack", "build_ack", "ACK seq=x+1 ack=y+1 puts h2 in ESTABLISHED", grade_ack),
+        CheckSpec("data", "build_data", "data at seq=x+1 reaches h2's application", grade_data),
+        CheckSpec("expected-ack", "expected_ack", "the ACK number h2 gives the data, and other segments' too",
+                  grade_expected),
     ),
     intro=INTRO,
     scenario=scenario,
-    grade=grade,
+    evidence=Evidence,
 )

@@ -14,17 +14,19 @@ from __future__ import annotations
 import functools
 import socket
 import time
+from dataclasses import dataclass
 
 from scapy.layers.inet import IP, TCP
 
-from lab.definition import FAIL, PASS, CheckSpec, Lab, Verdict
+from lab.definition import CheckSpec, Lab, Verdict, failed, passed
 from lab.errors import ScenarioError
+from lab.exchange import WAIT, Sent, poll, to_frame, transmit
 from lab.grading import first_mistake, sent_frame
 from lab.kinds import Frame
 from lab.peers import accept, connect, listen, received, states
-from lab.segments import (SHAPE, ack_cases, craft, deliver, describe, grade_prediction, message, misaddressed,
-                          poll, ports, reply_to, send)
-from lab.wire import flag_names, payload
+from lab.segments import (SHAPE, Ends, Prediction, craft, describe, grade_prediction, message, misaddressed, ports,
+                          predict, reply_to, show_states)
+from lab.wire import flag_names
 
 TIME_WAIT_WATCH = 1.0  # seconds the lab watches TIME_WAIT tick down (Linux keeps it 60 s)
 
@@ -39,12 +41,31 @@ sequence number. (The study note spells two states "FNI_WAIT_1" and "LACK_ACK":
 the names are FIN_WAIT_1 and LAST_ACK; Linux's sock_diag says FIN_WAIT1, FIN_WAIT2.)"""
 
 
+@dataclass
+class Evidence:
+    """What the scenario saw; each check reads its part."""
+
+    ends: Ends = Ends()
+    y: int = 0                 # h2's ISN
+    data_seq: int = 0          # the seq of h1's data segment before the FIN (x+1)
+    length: int = 0            # its length
+    m: int = 0                 # the FIN's seq: the number after that data
+    fin: Sent = Sent()
+    fin_states: str = ""       # h2's sockets once it took the FIN
+    h2_ack: int | None = None  # h2's ACK of the FIN taken
+    prediction: Prediction = Prediction()  # expected_fin_ack on that FIN and made-up segments
+    k: int = 0                 # the seq of h2's FIN
+    last_ack: Sent = Sent()
+    closed: bool = False       # h2's socket gone after the last ACK
+
+
 def scenario(run) -> None:
     h1, h2 = run.host("h1"), run.host("h2")
     server, client, kernels, fault = ports(run.rng, 4)
     data = message(run.rng)
     x = run.rng.randrange(2**32 - 2**16)  # an ISN this short connection never wraps past
     window = run.rng.randrange(8192, 65536)
+    ev = run.evidence
     with run.step(f"Set-up: a connection from h1's crafted segments to h2's socket on port {server}",
                   "The lab keeps h1's kernel quiet (an nft rule drops its resets), opens the\n"
                   f"connection with its own SYN and ACK, and sends {len(data)} bytes, which h2 acknowledges.",
@@ -53,15 +74,16 @@ def scenario(run) -> None:
         server_socket = listen(h2, server)
         h1.cmd("ping -c1 -W1", h2.ip)
         own = functools.partial(craft, h1, h2, client, server, window=window)  # own(flags, seq, ack, data)
-        syn_ack = send(h1, h2, own("S", x), reply_to(h1, server, client, "SA"))
+        syn_ack = send_own(h1, h2, own("S", x), reply_to(h1, server, client, "SA"))
         y = syn_ack[TCP].seq
-        send(h1, h2, own("A", x + 1, y + 1), lambda: "ESTABLISHED" in h2.tcp_states(client))
+        send_own(h1, h2, own("A", x + 1, y + 1), lambda: "ESTABLISHED" in h2.tcp_states(client))
         connection = poll(lambda: accept(server_socket), 0.5)
         my_last = own("PA", x + 1, y + 1, data)
-        peer_last = send(h1, h2, my_last, reply_to(h1, server, client, "A"))
+        peer_last = send_own(h1, h2, my_last, reply_to(h1, server, client, "A"))
         poll(lambda: received(connection), 0.5)
         run.state(h2, states(h2, server))
-    ends = {"h1": h1.ip, "h2": h2.ip, "client": client, "server": server}
+    ev.ends, ev.y = Ends(h1.ip, h2.ip, client, server), y
+    ev.data_seq, ev.length, ev.m = x + 1, len(data), x + 1 + len(data)
 
     with run.step("h1 closes: FIN (your build_fin and expected_fin_ack)",
                   "h2's kernel acknowledges the FIN at once and tells its application (recv\n"
@@ -69,22 +91,15 @@ def scenario(run) -> None:
                   "expected_fin_ack is also asked about segments of the lab's own making.",
                   ladder=("h1", "h2")):
         # Taken means CLOSE_WAIT: h2 also answers a misplaced FIN, with a duplicate ACK.
-        fin = deliver(run, "build_fin", h1, h2, (my_last, peer_last),
-                      lambda: "CLOSE_WAIT" in h2.tcp_states(client))
-        after_fin = states(h2, server)
-        run.state(h2, after_fin)
-        acks = poll(lambda: run.wire().tcp(after=fin.fallback_at or fin.sent_at, sport=server,
+        fin = run.exchange("build_fin", h1, h2, my_last, peer_last,
+                           answer=lambda: "CLOSE_WAIT" in h2.tcp_states(client))
+        ev.fin, ev.fin_states = fin.sent, states(h2, server)
+        run.state(h2, ev.fin_states)
+        acks = poll(lambda: run.wire().tcp(after=fin.sent.fallback_at or fin.sent.sent_at, sport=server,
                                            dport=client, flags="A"), 0.5)
-        h2_ack = acks[-1].packet[TCP].ack if acks else None
-        extra, truths, shapes = ack_cases(run.rng, h1.ip, h2.ip)
-        guess = run.student("expected_fin_ack", h1, fin.segment, extra=extra)
-        run.note(f"expected_fin_ack gave {guess.value!r}; h2 answered ack={h2_ack}")
-        taken = fin.segment[TCP]
-        run.evidence["fin"] = {**fin.evidence(), **ends, "m": x + 1 + len(data), "y": y, "length": len(data),
-                               "data_seq": x + 1, "h2_states": after_fin, "h2_ack": h2_ack,
-                               "live": (str(taken.flags), taken.seq, len(payload(fin.segment))),
-                               "guess": guess.value, "cases": list(guess.cases), "truths": truths,
-                               "shapes": shapes}
+        ev.h2_ack = acks[-1].packet[TCP].ack if acks else None
+        ev.prediction = predict(run, "expected_fin_ack", h1, fin.packet[IP], h2.ip)
+        run.note(f"expected_fin_ack gave {ev.prediction.guess!r}; h2 answered ack={ev.h2_ack}")
 
     with run.step("h2's application closes: its FIN, and LAST_ACK", ladder=("h1", "h2")):
         connection.close()
@@ -97,26 +112,27 @@ def scenario(run) -> None:
                   "With the last ACK in, h2's socket is gone: CLOSED. (h1 has no kernel socket\n"
                   "here, so there is no TIME_WAIT on its side; the next steps show one.)",
                   ladder=("h1", "h2")):
-        last = deliver(run, "build_last_ack", h1, h2, (peer_fin,), lambda: not h2.tcp_states(client),
-                       wait=0.15)  # under h2's FIN retransmission timeout (at least 200 ms)
-        closed = states(h2, server)
-        run.state(h2, closed)
-        run.evidence["last_ack"] = {**last.evidence(), **ends, "m": run.evidence["fin"]["m"],
-                                    "k": peer_fin[TCP].seq, "closed": not h2.tcp_states(client)}
+        last = run.exchange("build_last_ack", h1, h2, peer_fin, answer=lambda: not h2.tcp_states(client),
+                            wait=0.15)  # under h2's FIN retransmission timeout (at least 200 ms)
+        run.state(h2, states(h2, server))
+        ev.k, ev.last_ack, ev.closed = peer_fin[TCP].seq, last.sent, not h2.tcp_states(client)
 
     kernels_close(run, h1, h2, kernels)
     lost_fin(run, h1, h2, fault)
 
 
+def send_own(h1, h2, segment, answer):
+    """Send one of the lab's own segments from h1 and return h2's answer to it."""
+    _, got, took = transmit(h1, to_frame(segment, h1, h2)[0], answer, WAIT)
+    if took is None:
+        raise ScenarioError(f"{h2.name} did not take the lab's own {flag_names(segment)} segment")
+    return got
+
+
 def kernels_close(run, h1, h2, port: int) -> None:
     """Active close between two kernels, each transient state held long enough to read."""
-    seen = run.evidence["kernels"] = []
-
     def both():
-        pair = (states(h1, port), states(h2, port))
-        run.state(h1, pair[0])
-        run.state(h2, pair[1])
-        seen.append(pair)
+        show_states(run, port, h1, h2)
 
     with run.step("Two kernels: h1 closes first (shutdown), FIN_WAIT_1 held visible",
                   "The lab holds h2's ACK of the FIN at h1's door: h1 waits in FIN_WAIT1 while h2\n"
@@ -142,7 +158,6 @@ def kernels_close(run, h1, h2, port: int) -> None:
         got = poll(lambda: received(client), 0.5)
         both()
         run.note(f"h1's application received {got!r} after it had sent its FIN")
-        run.evidence["half_close"] = got
 
     with run.step("h2 closes: LAST_ACK held visible; h1 enters TIME_WAIT",
                   "The lab holds h1's last ACK at h2's door: h2 waits in LAST_ACK while h1 is\n"
@@ -168,7 +183,6 @@ def kernels_close(run, h1, h2, port: int) -> None:
                  f"{TIME_WAIT_WATCH:g} s later: {second[0]}, {second[1] / 1000:.1f} s left")
         run.note(f"so Linux keeps TIME_WAIT about {round((first[1] + 500) / 1000 / 10) * 10} s here; "
                  f"tcp_fin_timeout = {fin_timeout} s")
-        run.evidence["time_wait"] = [first, second]
 
 
 def time_wait(host, port: int) -> tuple[str, int]:
@@ -192,63 +206,52 @@ def lost_fin(run, h1, h2, port: int) -> None:
         client.shutdown(socket.SHUT_WR)
         poll(lambda: h2.firewall.dropped("drop-fin"), 1.0)
         h2.firewall.remove("drop-fin")
-        waiting = (states(h1, port), states(h2, port))
-        run.state(h1, waiting[0])
-        run.state(h2, waiting[1])
+        show_states(run, port, h1, h2)
         poll(lambda: "CLOSE_WAIT" in h2.tcp_states(port), 3.0)
-        after = (states(h1, port), states(h2, port))
-        run.state(h1, after[0])
-        run.state(h2, after[1])
+        show_states(run, port, h1, h2)
         fins = run.wire().tcp(sport=poll(lambda: client.getsockname()[1], 0.1), dport=port)
         fins = [f for f in fins if "F" in str(f.packet[TCP].flags)]
         if len(fins) >= 2:
             run.note(f"the FIN went out again {1000 * (fins[1].time - fins[0].time):.0f} ms later")
-        run.evidence["lost_fin"] = {"waiting": waiting, "after": after, "fins": len(fins)}
         connection.close()
 
 
 # --- grading: from the captured segments and h2's socket states ---
 
-def grade(evidence: dict, wire) -> list[Verdict]:
-    return [grade_fin(evidence["fin"], wire), grade_fin_ack(evidence["fin"]),
-            grade_last_ack(evidence["last_ack"], wire)]
-
-
-def grade_fin(ev: dict, wire) -> Verdict:
-    seen, verdict = sent_frame("fin", ev, wire, SHAPE)
+def grade_fin(ev: Evidence, wire) -> Verdict:
+    seen, verdict = sent_frame(ev.fin, wire, SHAPE)
     if verdict:
         return verdict
-    segment, m, y, length = seen.packet, ev["m"], ev["y"], ev["length"]
+    segment, m, y, ends = seen.packet, ev.m, ev.y, ev.ends
     tcp, flags = segment[TCP], str(segment[TCP].flags)
     mistakes = [
         ("F" not in flags, f"flags are {flag_names(segment)}: a FIN needs the FIN flag"),
         ("A" not in flags, "FIN without the ACK flag: every segment after the handshake carries ACK, "
                            "and Linux ignores one without it: flags='FA'"),
-        (tcp.seq == ev["data_seq"], f"seq not advanced after data: your {length} bytes took "
-                                    f"{length} sequence numbers, so the FIN's seq is {m}"),
+        (tcp.seq == ev.data_seq, f"seq not advanced after data: your {ev.length} bytes took "
+                                 f"{ev.length} sequence numbers, so the FIN's seq is {m}"),
         (tcp.seq != m, f"seq is m{tcp.seq - m:+d}: the FIN takes the number after your last byte"),
         (tcp.ack != y + 1, f"ack is y{tcp.ack - y:+d}: you still expect h2's byte y+1"),
-        ((tcp.sport, tcp.dport) != (ev["client"], ev["server"]),
-         f"keep the connection's ports: from {ev['client']} to {ev['server']}"),
-        misaddressed(segment, ev),
+        ((tcp.sport, tcp.dport) != (ends.client, ends.server),
+         f"keep the connection's ports: from {ends.client} to {ends.server}"),
+        misaddressed(segment, ends),
     ]
-    if verdict := first_mistake("fin", describe(segment), mistakes):
+    if verdict := first_mistake(describe(segment), mistakes):
         return verdict
-    if ev["fallback_at"] is not None or "CLOSE_WAIT" not in ev["h2_states"] or ev["h2_ack"] != m + 1:
-        return Verdict("fin", FAIL, describe(segment), "h2 did not take the FIN; check its addresses")
-    return Verdict("fin", PASS, f"FIN,ACK seq=m={m}; h2 acknowledged m+1 and went CLOSE_WAIT")
+    if ev.fin.fallback_at is not None or "CLOSE_WAIT" not in ev.fin_states or ev.h2_ack != m + 1:
+        return failed(describe(segment), "h2 did not take the FIN; check its addresses")
+    return passed(f"FIN,ACK seq=m={m}; h2 acknowledged m+1 and went CLOSE_WAIT")
 
 
-def grade_fin_ack(ev: dict) -> Verdict:
-    return grade_prediction("fin-ack", ev, ev["h2_ack"], ev["live"],
-                            f"m+1 = {ev['h2_ack']}: the FIN consumed one sequence number")
+def grade_fin_ack(ev: Evidence, wire) -> Verdict:
+    return grade_prediction(ev.prediction, ev.h2_ack, f"m+1 = {ev.h2_ack}: the FIN consumed one sequence number")
 
 
-def grade_last_ack(ev: dict, wire) -> Verdict:
-    seen, verdict = sent_frame("last-ack", ev, wire, SHAPE)
+def grade_last_ack(ev: Evidence, wire) -> Verdict:
+    seen, verdict = sent_frame(ev.last_ack, wire, SHAPE)
     if verdict:
         return verdict
-    segment, m, k = seen.packet, ev["m"], ev["k"]
+    segment, m, k, ends = seen.packet, ev.m, ev.k, ev.ends
     tcp, flags = segment[TCP], str(segment[TCP].flags)
     mistakes = [
         (flags != "A", f"flags are {flag_names(segment)}: the last segment is a plain ACK, flags='A'"),
@@ -256,15 +259,15 @@ def grade_last_ack(ev: dict, wire) -> Verdict:
         (tcp.ack != k + 1, f"ack is k{tcp.ack - k:+d}: acknowledge h2's FIN with k+1"),
         (tcp.seq == m, "seq=m: your FIN used up m, so this segment's seq is m+1"),
         (tcp.seq != m + 1, f"seq is m{tcp.seq - m:+d}: after your FIN, your next number is m+1"),
-        ((tcp.sport, tcp.dport) != (ev["client"], ev["server"]),
-         f"swap the FIN's ports: the ACK goes from {ev['client']} to {ev['server']}"),
-        misaddressed(segment, ev),
+        ((tcp.sport, tcp.dport) != (ends.client, ends.server),
+         f"swap the FIN's ports: the ACK goes from {ends.client} to {ends.server}"),
+        misaddressed(segment, ends),
     ]
-    if verdict := first_mistake("last-ack", describe(segment), mistakes):
+    if verdict := first_mistake(describe(segment), mistakes):
         return verdict
-    if ev["fallback_at"] is not None or not ev["closed"]:
-        return Verdict("last-ack", FAIL, describe(segment), "h2's socket did not close; check the ports")
-    return Verdict("last-ack", PASS, "ACK seq=m+1 ack=k+1; h2 left LAST_ACK and its socket is gone (CLOSED)")
+    if ev.last_ack.fallback_at is not None or not ev.closed:
+        return failed(describe(segment), "h2's socket did not close; check the ports")
+    return passed("ACK seq=m+1 ack=k+1; h2 left LAST_ACK and its socket is gone (CLOSED)")
 
 
 LAB = Lab(
@@ -276,11 +279,12 @@ LAB = Lab(
     todos=("build_fin", "expected_fin_ack", "build_last_ack"),
     returns={"build_fin": Frame(IP, TCP), "expected_fin_ack": int, "build_last_ack": Frame(IP, TCP)},
     checks=(
-        CheckSpec("fin", "build_fin", "FIN,ACK seq=m puts h2 in CLOSE_WAIT"),
-        CheckSpec("fin-ack", "expected_fin_ack", "h2 acknowledges the FIN with m+1, and other segments get theirs"),
-        CheckSpec("last-ack", "build_last_ack", "ACK ack=k+1 takes h2 from LAST_ACK to CLOSED"),
+        CheckSpec("fin", "build_fin", "FIN,ACK seq=m puts h2 in CLOSE_WAIT", grade_fin),
+        CheckSpec("fin-ack", "expected_fin_ack", "h2 acknowledges the FIN with m+1, and other segments get theirs",
+                  grade_fin_ack),
+        CheckSpec("last-ack", "build_last_ack", "ACK ack=k+1 takes h2 from LAST_ACK to CLOSED", grade_last_ack),
     ),
     intro=INTRO,
     scenario=scenario,
-    grade=grade,
+    evidence=Evidence,
 )
