@@ -2,8 +2,9 @@
 (length fields, good checksums, one datagram each way, the port unreachable quoting the
 student's datagram, no TCP), at addresses and ports the run drew (the same again with
 the same seed); the untouched exercise is not done; typical mistakes fail
-with their hint while the other checks pass; h1's kernel never sends a port
-unreachable; and a run leaves nothing behind."""
+with their hint while the other checks pass; a datagram h2 answers wrongly is replaced
+by the reference's, and the report says what h2 answered; h1's kernel never sends a
+port unreachable; and a run leaves nothing behind."""
 from __future__ import annotations
 
 import json
@@ -121,6 +122,10 @@ def build_datagram(my_ip, peer_ip, my_port, peer_port, data):
 def build_datagram(my_ip, peer_ip, my_port, peer_port, data):
     return IP(src=my_ip, dst=peer_ip) / data
 """, "datagram", "IP(...) / UDP(...)"),  # the engine checks the kind
+    ("unroutable-source", """
+def build_datagram(my_ip, peer_ip, my_port, peer_port, data):
+    return IP(src="192.0.2.1", dst=peer_ip) / UDP(sport=my_port, dport=peer_port) / data
+""", "datagram", "h2 answers to the address the datagram came from"),  # h2's sendto() fails: no route
     ("bad-checksum", """
 def build_datagram(my_ip, peer_ip, my_port, peer_port, data):
     return IP(src=my_ip, dst=peer_ip) / UDP(sport=my_port, dport=peer_port, chksum=0x1234) / data
@@ -158,6 +163,30 @@ def test_typical_mistakes_fail_with_their_hint(tmp_path, code, check, hint):
     # only the mistaken part fails: the lab carried on with the reference's datagram
     assert [c["status"] for c in checks.values() if c["id"] != check] == ["pass"] * (len(checks) - 1)
     assert h1_port_unreachables(tshark(pcap), addresses(document)[0]) == []
+
+
+def test_a_refused_datagram_is_replaced_by_the_references_and_the_report_says_why(tmp_path):
+    code = """
+def build_datagram(my_ip, peer_ip, my_port, peer_port, data):
+    return IP(src=my_ip, dst=peer_ip) / UDP(sport=my_port + 1, dport=peer_port) / data
+"""
+    status, document = check_json("--exercise", str(attempt(tmp_path, code)), "--pcap", str(tmp_path / "c.pcapng"))
+    h1, h2 = addresses(document)
+    notes = {step["title"].split(" (your ")[0]: step["notes"] for step in document["steps"]}
+    echoed = [n for n in notes["h1 sends one datagram; h2's server echoes it"] if "instead" in n]
+    assert len(echoed) == 1 and echoed[0].startswith(f"h2 answered: IP {h2}.")
+    assert "UDP, length" in echoed[0] and "the lab sends the reference's build_datagram() instead" in echoed[0]
+    # h2's server read the student's datagram, then the reference's (from my_port), not one twice
+    events = [s["state"] for step in document["steps"] for s in step["states"] if not s["host"]]
+    reads = [e for e in events if "recvfrom() ->" in e]
+    assert len(reads) == 2 and all(f"('{h1}', " in e for e in reads)
+    assert sender_port(reads[0]) == sender_port(reads[1]) + 1
+    assert status == 1 and document["checks"][0]["status"] == "fail"
+
+
+def sender_port(event: str) -> int:
+    """The port in "h2's server: recvfrom() -> b'...', ('10.0.0.1', 51234)"."""
+    return int(event.rstrip(")").rsplit(", ", 1)[1])
 
 
 def test_raising_on_a_packet_without_icmp_is_reported(tmp_path):
