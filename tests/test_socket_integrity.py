@@ -5,72 +5,22 @@ captures and call traces (no network), then whole student files on real networks
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 
 import pytest
-from scapy.layers.inet import IP, TCP, UDP
-from scapy.layers.l2 import Ether
 
 from conftest import ROOT, graded, student_file
-from lab.capture import Frame
 from lab.definition import FAIL, PASS
 from lab.labs import socket_steps
-from lab.wire import Wire
+from lab.labs._socket_steps_draw import draw
+from test_socket_steps import CONNECTION, MESSAGE, call, client_calls, evidence, server_calls, tcp_wire, \
+    udp_client_calls, udp_server_calls, udp_wire
 
-H1, H2, PORT, CLIENT = "10.77.3.1", "10.77.3.2", 23456, 41000
-MESSAGE = b"wire echo kernel #4711"
 REFERENCE = ROOT / "solutions" / "socket_steps.py"
-LISTENER, CONNECTION, SOCKET = 11, 12, 13  # socket ids in the traces
 
 
-# --- grading on hand-made evidence ---
-
-def frame(src, dst, layer, data=b"") -> bytes:
-    return bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IP(src=src, dst=dst) / layer / data)
-
-
-def segment(up: bool, flags: str, seq: int, ack: int, data: bytes = b"") -> bytes:
-    """A segment from h1 to h2 (up) or back."""
-    if up:
-        return frame(H1, H2, TCP(sport=CLIENT, dport=PORT, flags=flags, seq=seq, ack=ack), data)
-    return frame(H2, H1, TCP(sport=PORT, dport=CLIENT, flags=flags, seq=seq, ack=ack), data)
-
-
-def tcp_wire(sent: bytes = MESSAGE, echo: bytes = MESSAGE, server_fin: float = 1.040) -> Wire:
-    """A whole TCP echo on the wire: handshake, data, echo, the server's FIN, the client's."""
-    a, b = 1000, 5000  # ISNs of h1 and h2
-    frames = [(1.010, segment(True, "S", a, 0)), (1.011, segment(False, "SA", b, a + 1)),
-              (1.012, segment(True, "A", a + 1, b + 1))]
-    if sent:
-        frames.append((1.020, segment(True, "PA", a + 1, b + 1, sent)))
-    if echo:
-        frames.append((1.030, segment(False, "PA", b + 1, a + 1 + len(sent), echo)))
-    a, b = a + 1 + len(sent), b + 1 + len(echo)
-    frames += [(server_fin, segment(False, "FA", b, a)), (1.050, segment(True, "FA", a, b + 1)),
-               (1.051, segment(False, "A", b + 1, a + 1))]
-    return Wire([Frame(t, "s1-eth1", data) for t, data in sorted(frames)])
-
-
-def server_calls(close_connection: bool = True) -> list:
-    calls = [(1.000, 1.000, "socket", "TCP", LISTENER), (1.001, 1.001, "setsockopt", "TCP", LISTENER),
-             (1.002, 1.002, "bind", f"TCP ('{H2}', {PORT})", LISTENER), (1.003, 1.003, "listen", "TCP", LISTENER),
-             (1.004, 1.0125, "accept", f"TCP from ('{H1}', {CLIENT})", LISTENER, CONNECTION),
-             (1.013, 1.021, "recv", "TCP", CONNECTION), (1.029, 1.0305, "sendall", "TCP", CONNECTION),
-             (1.041, 1.041, "close", "TCP", LISTENER)]
-    return calls + [(1.039, 1.040, "close", "TCP", CONNECTION)] * close_connection
-
-
-def client_calls(connect: str = "connect", receive: str = "recv", send: str = "sendall") -> list:
-    calls = [(1.004, 1.004, "socket", "TCP", SOCKET), (1.005, 1.0115, connect, f"TCP ('{H2}', {PORT})", SOCKET),
-             (1.049, 1.050, "close", "TCP", SOCKET), (1.021, 1.031, receive, "TCP", SOCKET)]
-    return calls + [(1.019, 1.0201, send, "TCP", SOCKET)] * bool(send)
-
-
-def evidence(server: list, client: list, server_value=MESSAGE, client_value=MESSAGE) -> dict:
-    return {"server": {"calls": server, "value": server_value, "status": "done"},
-            "client": {"calls": client, "value": client_value, "status": "done"},
-            "client_ip": H1, "server_ip": H2, "port": PORT, "message": MESSAGE}
-
+# --- grading on hand-made evidence (traces and captures built in test_socket_steps) ---
 
 def test_a_whole_tcp_echo_passes_both_checks():
     ev, wire = evidence(server_calls(), client_calls()), tcp_wire()
@@ -94,7 +44,7 @@ def test_a_connection_python_freed_instead_of_close_fails():
 
 
 def test_a_shutdown_before_close_sends_the_fin_and_passes():
-    calls = server_calls() + [(1.034, 1.0345, "shutdown", "TCP", CONNECTION)]
+    calls = server_calls() + [call(1.034, 1.0345, "shutdown", sid=CONNECTION)]
     verdict = socket_steps.grade_tcp_server(evidence(calls, client_calls()), tcp_wire(server_fin=1.0342))
     assert verdict.status == PASS and "shutdown() on the connection sent the FIN" in verdict.detail
 
@@ -105,8 +55,8 @@ def test_a_fin_before_any_close_fails():
 
 
 def test_a_close_on_a_new_socket_with_the_freed_connections_id_does_not_count():
-    calls = server_calls(close_connection=False) + [(1.035, 1.035, "socket", "TCP", CONNECTION),
-                                                    (1.039, 1.040, "close", "TCP", CONNECTION)]
+    calls = server_calls(close_connection=False) + [call(1.035, 1.035, "socket", sid=CONNECTION),
+                                                    call(1.039, 1.040, "close", sid=CONNECTION)]
     verdict = socket_steps.grade_tcp_server(evidence(calls, client_calls()), tcp_wire())
     assert verdict.status == FAIL and "never called on the connection" in verdict.detail
 
@@ -133,16 +83,9 @@ def test_a_server_that_returns_what_it_did_not_echo_fails():
     assert verdict.status == FAIL and "return the bytes recv() gave you" in verdict.hint
 
 
-def udp_exchange(sent: bytes = MESSAGE, connect: bool = False) -> tuple[dict, Wire]:
-    request = frame(H1, H2, UDP(sport=CLIENT, dport=PORT), sent)
-    echo = frame(H2, H1, UDP(sport=PORT, dport=CLIENT), sent)
-    wire = Wire([Frame(1.010, "s1-eth1", request), Frame(1.020, "s1-eth1", echo)])
-    server = [(1.000, 1.000, "socket", "UDP", LISTENER), (1.001, 1.001, "bind", "UDP", LISTENER),
-              (1.002, 1.011, "recvfrom", "UDP", LISTENER), (1.019, 1.020, "sendto", "UDP", LISTENER)]
-    client = [(1.005, 1.005, "socket", "UDP", SOCKET), (1.011, 1.021, "recv" if connect else "recvfrom", "UDP", SOCKET)]
-    client += [(1.006, 1.006, "connect", "UDP", SOCKET), (1.009, 1.010, "send", "UDP", SOCKET)] if connect \
-        else [(1.009, 1.010, "sendto", f"UDP to ('{H2}', {PORT})", SOCKET)]
-    return evidence(server, client), wire
+def udp_exchange(sent: bytes = MESSAGE, connect: bool = False):
+    """(evidence, wire) of a UDP echo whose client sent `sent`, echoed as it came."""
+    return evidence(udp_server_calls(), udp_client_calls(connect), kind="udp"), udp_wire(sent=(sent,), echo=sent)
 
 
 def test_a_connected_udp_client_passes():
@@ -159,19 +102,19 @@ def test_a_udp_client_sending_other_bytes_fails_and_the_server_is_not_blamed():
 
 def test_no_socket_call_recorded_says_how_the_lab_sees_them():
     ev, wire = udp_exchange()
-    ev["client"]["calls"] = []
+    ev.udp = dataclasses.replace(ev.udp, client=dataclasses.replace(ev.udp.client, calls=()))
     verdict = socket_steps.grade_udp_client(ev, wire)
     assert verdict.status == FAIL and "import socket" in verdict.hint
 
 
 def test_every_run_draws_its_ports_and_message():
     import random
-    draws = [socket_steps.draw(random.Random(seed)) for seed in range(20)]
-    assert len({d["message"] for d in draws}) == 20 and len({len(d["message"]) for d in draws}) > 5
-    assert len({d["tcp"] for d in draws}) == 20 and len({d["udp"] for d in draws}) == 20
+    draws = [draw(random.Random(seed)) for seed in range(20)]
+    assert len({d.message for d in draws}) == 20 and len({len(d.message) for d in draws}) > 5
+    assert len({d.tcp for d in draws}) == 20 and len({d.udp for d in draws}) == 20
     for d in draws:
-        assert len({d["tcp"], d["udp"], *d["restart"], d["nobody"]}) == 5
-    assert socket_steps.draw(random.Random(7)) == socket_steps.draw(random.Random(7))
+        assert len({d.tcp, d.udp, *d.restart, d.nobody}) == 5
+    assert draw(random.Random(7)) == draw(random.Random(7))
 
 
 # --- whole student files on real networks ---
