@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, host_state, lab
+from lab.labs import tcp_vs_udp
 
 pytestmark = pytest.mark.root
 
@@ -150,14 +151,24 @@ def test_boundaries_one_tcp_read_many_udp_reads(reference):
 
 
 def test_netem_reported_as_it_is(reference):
-    found = "\n".join(notes(reference["document"]))
-    if netem_works():
-        assert "skipped" not in found
-        assert re.search(r"^delay: +10 ms, netem on h1-eth0$", found, re.M)
-        assert re.search(r"^reordering: +25 %, netem on h1-eth0$", found, re.M)
+    """Each impairment's line, with its figure, is there and says what was applied; a
+    line missing, or a figure, fails (with netem as without it)."""
+    document = reference["document"]
+    step = next(s for s in document["steps"] if s["title"] == "The experiment, and the impaired link")
+    applied = netem_works()
+    wanted = {"loss": f"{tcp_vs_udp.LOSS_PERCENT} % at random, nft at h2's door"}
+    for name, figure in (("delay", f"{tcp_vs_udp.DELAY_MS} ms"), ("reordering", f"{tcp_vs_udp.REORDER_PERCENT} %"),
+                         ("duplication", f"{tcp_vs_udp.DUPLICATE_PERCENT} %")):
+        wanted[name] = f"{figure}, netem on h1-eth0" if applied else "skipped: this kernel has no netem"
+    assert step["notes"][:4] == [f"{name + ':':<13} {value}" for name, value in wanted.items()]
+    rest = re.sub(r"\n  (?=\S)", " ", "\n".join(step["notes"][4:]))  # wrapped lines joined again
+    skipped = "delay, reordering, duplication: skipped: this kernel has no netem"
+    if applied:
+        assert rest == "" and "skipped" not in "\n".join(notes(document))
     else:
-        for name in ("delay", "reordering", "duplication"):
-            assert re.search(rf"^{name}: +skipped: this kernel has no netem$", found, re.M)
+        assert re.fullmatch(r"\(tc qdisc add dev h1-eth0 root netem delay 10ms said: .+\)", rest), rest
+        assert notes(document).count(skipped) == 1
+    assert set(table(document)) == {"TCP", "UDP", "UDP, late + twice"}  # every row, with its figures
 
 
 def test_memory_figures_side_by_side(reference):

@@ -327,7 +327,13 @@ def tally(sent, received):
 """))
     checks = by_id(document)
     assert status == 1 and document["status_of"] == {"split": "fail", "tally": "fail"}
-    assert cases(checks["split"])[0] <= 3 and cases(checks["tally"])[0] <= 4
+    # The cases come in a random order, each call's in a process of its own.
+    # split_messages is called twice (the boundaries, the stream's pieces): right on
+    # the buffer that comes first in each, then on the empty buffer only: 3 at most.
+    # tally's first answer fits the late row only; the later ones fit the cases with no
+    # copy and no late number (the TCP and UDP rows, some lost, nothing arrived): 5 of
+    # the 8 at most.
+    assert cases(checks["split"])[0] <= 3 and cases(checks["tally"])[0] <= 5
 
 
 def test_a_split_without_its_rest_and_a_tally_that_counts_copies_as_delivered_fail(tmp_path):
