@@ -6,42 +6,115 @@ counter, so the lab can say how many packets the "network" really lost. It is re
 when the experiment ends, and in any case with the host's namespace.
 
 Delay, reordering and duplication need netem, a queueing discipline some kernels are
-built without. `netem_missing` probes it for real, by adding one to a host's interface
-and removing it again; a lab reports an impairment it could not apply as skipped,
-never fakes it.
+built without. It is set over netlink (pyroute2's tc) from tc-netem's own words, and
+`netem_missing` probes it for real, by adding one to a host's interface and removing
+it again. A kernel without netem answers ENOENT ("Specified qdisc kind is unknown");
+any other refusal is a fault, not a missing feature. A lab reports an impairment it
+could not apply as skipped, never fakes it.
 """
 from __future__ import annotations
 
 import contextlib
-import subprocess
+import errno
+import re
 from collections.abc import Iterator
+
+from pyroute2.netlink.exceptions import NetlinkError
+from pyroute2.netlink.rtnl.tcmsg.common import percent2u32
 
 from .errors import SetupError
 from .firewall import TABLE
-from .netns import entered
 
 NO_NETEM = "skipped: this kernel has no netem"
+PROBE = "delay 10ms"
+
+TIME = re.compile(r"^(\d+(?:\.\d+)?)(us|usec|ms|msec|s|sec)?$")
+MICROSECONDS = {None: 1, "us": 1, "usec": 1, "ms": 1000, "msec": 1000, "s": 1_000_000, "sec": 1_000_000}
+PERCENT = re.compile(r"^(\d+(?:\.\d+)?)%?$")
+RATE = re.compile(r"^\d+(?:bit|kbit|mbit|gbit|Kibit|mibit|gibit|bps|Bps|KBps|MBps)?$")
+# tc-netem's words: each keyword with the values it takes, required first, then optional.
+NETEM_WORDS = {
+    "delay": (("delay", "time"), ("jitter", "time?"), ("delay_corr", "percent?")),
+    "loss": (("loss", "percent"), ("loss_corr", "percent?")),
+    "duplicate": (("duplicate", "percent"), ("dup_corr", "percent?")),
+    "reorder": (("prob_reorder", "percent"), ("corr_reorder", "percent?")),
+    "corrupt": (("prob_corrupt", "percent"), ("corr_corrupt", "percent?")),
+    "gap": (("gap", "count"),),
+    "limit": (("limit", "count"),),
+    "rate": (("rate", "rate"),),
+}
 
 
-def tc(host, *arguments: str) -> str:
-    """Run tc inside host's namespace: '' if it worked, else its complaint (one line)."""
+def _value(kind: str, word: str):
+    """word as a value of kind (microseconds, percent, count, rate), or None."""
+    if kind == "time" and (match := TIME.match(word)):
+        return int(float(match[1]) * MICROSECONDS[match[2]])
+    if kind == "percent" and (match := PERCENT.match(word)):
+        return float(match[1])
+    if kind == "count" and word.isdigit():
+        return int(word)
+    if kind == "rate" and RATE.match(word):
+        return word
+    return None
+
+
+def netem_arguments(options: str) -> dict:
+    """tc-netem's options ('delay 10ms reorder 25% duplicate 2%') as pyroute2's netem
+    arguments: times in microseconds, percentages as numbers."""
+    words = options.split()
+    arguments: dict = {}
+    while words:
+        keyword = words.pop(0)
+        if keyword not in NETEM_WORDS:
+            raise SetupError(f"netem {options}: unknown word {keyword!r}; "
+                             f"known: {', '.join(NETEM_WORDS)}")
+        if keyword == "loss" and words[:1] == ["random"]:
+            words.pop(0)
+        for name, kind in NETEM_WORDS[keyword]:
+            value = _value(kind.rstrip("?"), words[0]) if words else None
+            if value is None:
+                if kind.endswith("?"):
+                    break
+                raise SetupError(f"netem {options}: {keyword} needs a {kind} after it")
+            arguments[name] = value
+            words.pop(0)
+    if "gap" in arguments and "prob_reorder" not in arguments:
+        raise SetupError(f"netem {options}: gap goes with reorder")
+    # pyroute2 converts the other percentages itself, but passes this one on as it is.
+    if "duplicate" in arguments:
+        arguments["duplicate"] = percent2u32(arguments["duplicate"])
+    return arguments
+
+
+class NetemMissing(Exception):
+    """The kernel has no netem queueing discipline."""
+
+
+def _add_netem(host, options: str) -> None:
+    arguments = netem_arguments(options)
     try:
-        with entered(host.netns):
-            done = subprocess.run(["tc", *arguments], capture_output=True, text=True, timeout=10)
-    except FileNotFoundError:
-        return "tc is missing (Debian package iproute2)"
-    if done.returncode == 0:
-        return ""
-    lines = (done.stderr or done.stdout).strip().splitlines()
-    return lines[-1] if lines else f"tc exited with {done.returncode}"
+        host.kernel.set_qdisc(host.interface, "netem", **arguments)
+    except NetlinkError as exc:
+        reason = exc.args[1] if len(exc.args) > 1 else str(exc)
+        if exc.code == errno.ENOENT:  # at the root, only an unknown kind is not found
+            raise NetemMissing(reason) from None
+        raise SetupError(f"netem {options} on {host.interface}: {reason}") from None
+
+
+def _remove_netem(host) -> None:
+    with contextlib.suppress(NetlinkError, LookupError, OSError):
+        host.kernel.delete_qdisc(host.interface)
 
 
 def netem_missing(host) -> str:
-    """'' if a netem qdisc can be put on host's interface (tried, then removed), else why not."""
-    problem = tc(host, "qdisc", "add", "dev", host.interface, "root", "netem", "delay", "10ms")
-    if not problem:
-        tc(host, "qdisc", "del", "dev", host.interface, "root")
-    return problem
+    """'' if a netem qdisc can be put on host's interface (tried, then removed), else why
+    not, as the kernel says it. Any other refusal raises SetupError."""
+    try:
+        _add_netem(host, PROBE)
+    except NetemMissing as exc:
+        return str(exc)
+    _remove_netem(host)
+    return ""
 
 
 @contextlib.contextmanager
@@ -50,21 +123,19 @@ def netem(host, options: str) -> Iterator[None]:
     if not options:
         yield
         return
-    problem = tc(host, "qdisc", "add", "dev", host.interface, "root", "netem", *options.split())
-    if problem:
-        raise SetupError(f"netem {options} on {host.interface}: {problem}")
+    try:
+        _add_netem(host, options)
+    except NetemMissing as exc:
+        raise SetupError(f"netem {options} on {host.interface}: {exc}") from None
     try:
         yield
     finally:
-        tc(host, "qdisc", "del", "dev", host.interface, "root")
+        _remove_netem(host)
 
 
 def nft(host, script: str) -> None:
     """Run an nft script inside host's namespace (for what Firewall.add cannot say)."""
-    with entered(host.netns):
-        done = subprocess.run(["nft", "-f", "-"], input=script, capture_output=True, text=True, timeout=10)
-    if done.returncode != 0:
-        raise SetupError(f"nft failed: {done.stderr.strip()}")
+    host.firewall.run(script)
 
 
 class Loss:

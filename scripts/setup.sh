@@ -17,7 +17,7 @@ export DEBIAN_FRONTEND=noninteractive
 PACKAGES="
     sudo python-is-python3 python3-pytest
     mininet bridge-utils iproute2 iputils-ping procps
-    python3-scapy python3-pyroute2
+    python3-scapy python3-pyroute2 python3-nftables
     tcpdump tshark nftables
 "
 
@@ -43,5 +43,5 @@ if [ -d /proc/sys/net/bridge ]; then
                  net.bridge.bridge-nf-call-ip6tables=0 || true
 fi
 
-/usr/bin/python -c "import mininet.net, scapy, pyroute2" \
+/usr/bin/python -c "import mininet.net, scapy, pyroute2, nftables" \
     && echo "setup.sh: ready. Try: sudo python -m lab run arp-basic"

@@ -1,11 +1,14 @@
-"""However a run ends, the host is as before: its interfaces, its mount table, and no
-process of the run left alive. Also: bad input gets one clear line and an exit code."""
+"""However a run ends, the host is as before: no process of the run left alive, no
+namespace it made still in use, no run note, no host-wide limit raised, and the host's
+own interfaces and mount table unchanged. Also: bad input gets one clear line and an
+exit code, and a network that cannot be built ends the run at once."""
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -20,13 +23,94 @@ def build_who_has(my_mac, my_ip, target_ip):
     while True:
         pass
 """
+# Host-wide (not per-namespace) limits Mininet.init() raises; a run must not touch them.
+LIMITS = ("fs/file-max", "kernel/pty/max", "net/core/netdev_max_backlog", "net/core/rmem_max",
+          "net/core/wmem_max")
+
+
+def namespaces_of(pid: int | str) -> set[int]:
+    """The inodes of every namespace pid is in."""
+    found = set()
+    for entry in Path(f"/proc/{pid}/ns").iterdir():
+        try:
+            found.add(os.stat(entry).st_ino)
+        except OSError:
+            continue
+    return found
+
+
+def held_open(pid: int | str) -> set[int]:
+    """The inodes of namespaces pid holds as open files (net:[4026532...] and the like)."""
+    found = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            kind, _, inode = os.readlink(fd).partition(":[")
+        except OSError:
+            continue
+        if kind in ("net", "mnt", "ipc", "pid", "uts", "user", "cgroup", "time"):
+            found.add(int(inode.rstrip("]")))
+    return found
+
+
+def namespaces_in_use(inodes: set[int]) -> set[int]:
+    """Which of the namespaces (by inode) a process is still in or holds open."""
+    used = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                used |= (namespaces_of(entry.name) | held_open(entry.name)) & inodes
+            except OSError:  # it ended meanwhile
+                continue
+    return used
+
+
+class RunWatch:
+    """Watches, from a thread, every process this test starts (the lab and all it
+    starts) and every namespace one of them is in, while the test runs."""
+
+    def __init__(self):
+        self.processes: dict[int, str] = {}
+        self.namespaces: set[int] = set()
+        self.ours = namespaces_of("self")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.02):
+            for pid, started in descendants(os.getpid()).items():
+                self.processes.setdefault(pid, started)
+                try:
+                    self.namespaces |= namespaces_of(pid) - self.ours
+                except OSError:
+                    continue
+
+    def __enter__(self) -> RunWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def limits() -> dict[str, str]:
+    return {key: Path("/proc/sys", key).read_text() for key in LIMITS if Path("/proc/sys", key).exists()}
 
 
 @pytest.fixture
 def untouched_host():
-    """Fail the test if the host's interfaces or mounts differ after it."""
-    before = host_state()
-    yield
+    """Fail the test if a run it started left anything behind."""
+    before, raised = host_state(), limits()
+    with RunWatch() as watch:
+        yield watch
+    assert watch.processes, "the watch saw no process of the run"
+    assert wait_gone(watch.processes) == []
+    deadline = time.monotonic() + 5
+    while (left := namespaces_in_use(watch.namespaces)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert left == set()
+    assert [pid for pid in watch.processes if Path(f"/run/netlab/{pid}.json").exists()] == []
+    assert limits() == raised
     assert host_state() == before
 
 
@@ -151,3 +235,27 @@ def test_shell_runs_mininet_cli_in_a_private_namespace(untouched_host):
     result = lab("shell", "star,2", input="h1 ping -c1 -W1 h2\nexit\n")
     assert result.returncode == 0, result.stderr
     assert "1 received" in result.stdout + result.stderr  # Mininet logs to stderr
+
+
+@pytest.mark.parametrize("fake, said", [
+    ("echo 'mnexec: mount --make-rprivate /: Invalid argument' >&2\nexit 1",
+     "mnexec: mount --make-rprivate /: Invalid argument"),
+    ("exec sleep 60", "its shell gave no prompt within 3 s"),
+], ids=["mnexec-fails", "shell-silent"])
+def test_host_whose_shell_cannot_start_ends_the_run_at_once(tmp_path, untouched_host, fake, said):
+    """mnexec failing (as where / cannot be made a private mount), or a shell that never
+    prompts, ends the run within seconds with one line naming the host and the reason."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "mnexec").write_text(f"#!/bin/sh\n{fake}\n")  # Mininet runs the mnexec on PATH
+    (bin_dir / "mnexec").chmod(0o755)
+    env = {**os.environ, "NO_COLOR": "1", "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "lab", "run", "arp-basic", "--solution",
+                             "--pcap", str(tmp_path / "c.pcapng")], cwd=ROOT, capture_output=True,
+                            text=True, timeout=30, env=env)
+    assert time.monotonic() - started < 6
+    assert result.returncode == 3
+    assert result.stderr == f"lab: Mininet could not start h1: {said}\n"
+    assert result.stdout == ""
+    assert untouched_host.namespaces  # the run had entered namespaces of its own: all must be gone

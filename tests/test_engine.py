@@ -128,3 +128,74 @@ def test_student_function_runs_inside_the_host_and_is_timed_out(tmp_path):
     """)
     assert result == {"inside": True, "status": "timeout", "stopped_fast": True, "exit": "raised",
                       "scapy's defaults": True}
+
+
+def test_hosts_are_brought_up_over_netlink_not_by_shell_commands():
+    result = in_private_netns("""
+        import json, subprocess
+        from mininet.node import Node
+        from mininet.topo import Topo
+        from pyroute2.ethtool.ioctl import IoctlEthtool
+        from lab.netns import entered
+        from lab.network import Network
+        typed = []
+        plain_cmd = Node.cmd
+        def cmd(node, *args, **kwargs):
+            typed.append(" ".join(map(str, args)))
+            return plain_cmd(node, *args, **kwargs)
+        Node.cmd = cmd
+        class Two(Topo):
+            def build(self):
+                s1 = self.addSwitch("s1")
+                self.addHost("h1", ip="10.5.0.1/24", mac="02:00:00:00:05:01")
+                self.addHost("h2", ip="10.5.0.2/16", mac="02:00:00:00:05:02", defaultRoute="via 10.5.0.254")
+                self.addLink("h1", s1, mtu=1400)
+                self.addLink("h2", s1)
+        net = Network(Two())
+        def inside(node, *command):  # read back with iproute2 and /proc, not pyroute2
+            where = [f"--net=/proc/{node.shell.pid}/ns/net"] if node else ["--net=/proc/self/ns/net"]
+            return subprocess.run(["nsenter", *where, *command], capture_output=True, text=True,
+                                  check=True).stdout
+        def ip(node, *args):
+            return json.loads(inside(node, "ip", "-j", *args))
+        try:
+            hosts = {}
+            for node in net.hosts:
+                name = f"{node.name}-eth0"
+                with entered(f"/proc/{node.shell.pid}/ns/net"):
+                    ethtool = IoctlEthtool(name)
+                features = ethtool.get_features()
+                ethtool.sock.close()
+                link = ip(node, "link", "show", name)[0]
+                hosts[node.name] = {
+                    "address": [(a["local"], a["prefixlen"], a.get("broadcast"))
+                                for a in ip(node, "-4", "addr", "show", name)[0]["addr_info"]],
+                    "mac": link["address"], "mtu": link["mtu"], "up": "UP" in link["flags"],
+                    "lo up": "UP" in ip(node, "link", "show", "lo")[0]["flags"],
+                    "tx checksums": features["tx-checksum-ip-generic"],
+                    "ipv6": [inside(node, "cat", f"/proc/sys/net/ipv6/conf/{k}/disable_ipv6").strip()
+                             for k in ("all", "default", name)],
+                    "ip()": node.IP(), "mac()": node.MAC()}
+            net.get("h1").setARP("10.5.0.9", "02:00:00:00:05:09")
+            bridge = ip(None, "-d", "link", "show", "s1")[0]
+            print(json.dumps({"hosts": hosts, "typed": typed, "bridge up": "UP" in bridge["flags"],
+                              "h1 arp": ip(net.get("h1"), "neigh", "show", "10.5.0.9"),
+                              "h2 routes": ip(net.get("h2"), "route", "show", "default"),
+                              "snooping": bridge["linkinfo"]["info_data"]["mcast_snooping"],
+                              "ports": sorted((p["ifname"], "UP" in p["flags"])
+                                              for p in ip(None, "link", "show", "master", "s1"))}))
+        finally:
+            net.stop()
+    """)
+    common = {"up": True, "lo up": True, "tx checksums": False, "ipv6": ["1", "1", "1"]}
+    assert result["hosts"] == {
+        "h1": {"address": [["10.5.0.1", 24, "10.5.0.255"]], "mac": "02:00:00:00:05:01", "mtu": 1400,
+               "ip()": "10.5.0.1", "mac()": "02:00:00:00:05:01", **common},
+        "h2": {"address": [["10.5.0.2", 16, "10.5.255.255"]], "mac": "02:00:00:00:05:02", "mtu": 1500,
+               "ip()": "10.5.0.2", "mac()": "02:00:00:00:05:02", **common}}
+    assert result["snooping"] == 0 and result["bridge up"]
+    assert result["ports"] == [["s1-eth1", True], ["s1-eth2", True]]
+    assert [(n["lladdr"], n["state"]) for n in result["h1 arp"]] == [("02:00:00:00:05:09", ["PERMANENT"])]
+    assert [(r["gateway"], r["dev"]) for r in result["h2 routes"]] == [("10.5.0.254", "h2-eth0")]
+    # What is left in the shells is Mininet's own: each shell's set-up, and the switch's lo.
+    assert [command for command in result["typed"] if "HISTFILE" not in command] == ["ifconfig lo up"]
