@@ -29,7 +29,7 @@ def diagnose() -> list[tuple[bool | None, str, str]]:
     root = os.geteuid() == 0
     found = [(root, "root", "yes" if root else "no: run the lab with sudo")]
     for module, package in (("mininet", "mininet"), ("scapy", "python3-scapy"),
-                            ("pyroute2", "python3-pyroute2")):
+                            ("pyroute2", "python3-pyroute2"), ("nftables", "python3-nftables")):
         try:
             imported = importlib.import_module(module)
             version = getattr(imported, "VERSION", None) or getattr(imported, "__version__", "")
@@ -44,7 +44,7 @@ def diagnose() -> list[tuple[bool | None, str, str]]:
                                ("brctl", "bridge-utils", "Mininet's lxbr switch (mn --switch lxbr, the benchmark's baseline)"),
                                ("tshark", "tshark", "reads captures on the command line"),
                                ("tcpdump", "tcpdump", "watch a link from `lab shell`"),
-                               ("nft", "nftables", "targeted drops and loss in later labs")):
+                               ("nft", "nftables", "read the lab's rules in a host by hand (nft list ruleset)")):
         path = shutil.which(tool)
         found.append((bool(path), tool, f"{path}: {use}" if path else f"missing (Debian package {package}); {SETUP}"))
     if not root:

@@ -25,9 +25,8 @@ from .definition import FAIL, NOT_DONE, PASS, Lab, Verdict
 from .exchange import WAIT, Exchange, exchange
 from .exercise import DONE, RAISED, TIMEOUT, TODO, WRONG, Exercise, Outcome
 from .firewall import Firewall
-from .kernel import KernelView
 from .netns import entered, netns_path
-from .network import Network, checksums_in_software
+from .network import Network
 from .paths import shown
 from .registry import RunRecord, clean
 from .sandbox import Sandbox
@@ -68,14 +67,13 @@ class HostHandle:
         self.node = node
         self.name = node.name
         self.netns = netns_path(node.shell.pid)
-        self.kernel = KernelView(self.netns)
+        self.kernel = node.kernel  # the netlink view that configured the host reads and writes it
         interface = node.defaultIntf()
         self.interface = interface.name
         link = interface.link
         self.switch_port = (link.intf2 if link.intf1 is interface else link.intf1).name
         self.ip = node.IP()
         self.mac = self.kernel.link(self.interface).mac
-        checksums_in_software(self.netns, self.interface)
         self._port: HostPort | None = None
         self._firewall: Firewall | None = None
         self._sockets: list[socket.socket] = []
@@ -116,15 +114,14 @@ class HostHandle:
             self._firewall.close()
         if self._port is not None:
             self._port.close()
-        self.kernel.close()
 
 
 def with_checksums(packet) -> bytes:
     """The frame's bytes with its IP and TCP/UDP checksums computed.
 
-    Hosts compute their checksums in software (checksums_in_software), but a kernel
-    without that ioctl would leave a partial one in the frame; sent again as it was,
-    the receiver would drop it as corrupt.
+    Hosts compute their checksums in software (network.checksums_in_software), but a
+    kernel that kept its offload would leave a partial one in the frame; sent again as
+    it was, the receiver would drop it as corrupt.
     """
     packet = packet.copy()  # the wire's dissected frames are shared
     for layer in (IP, TCP, UDP):
@@ -161,6 +158,14 @@ class Run:
         finally:
             current.end = time.time()
             self.capture.collect()
+
+    def introduce(self, *hosts: HostHandle) -> None:
+        """Write each host's MAC into the others' ARP tables (permanent entries, over
+        netlink), so that no ARP question comes between the frames a lab is about."""
+        for host in hosts:
+            for other in hosts:
+                if other is not host:
+                    host.kernel.set_neighbour(other.ip, other.mac, host.interface)
 
     def note(self, line: str) -> None:
         self.steps[-1].notes.append(line)

@@ -65,7 +65,7 @@ def test_doctor_probes_each_need_on_one_line():
     result = lab("doctor")
     assert result.returncode == 0, result.stdout
     names = [line.split()[1] for line in result.stdout.splitlines()]
-    for need in ("root", "mininet", "scapy", "pyroute2", "mnexec", "tshark", "nft", "veth+bridge",
+    for need in ("root", "mininet", "scapy", "pyroute2", "nftables", "mnexec", "tshark", "nft", "veth+bridge",
                  "netem", "nft-numgen", "ovs"):
         assert need in names
     assert "MISSING" not in result.stdout

@@ -156,7 +156,7 @@ def tcp_experiment(plan: Plan, h1, h2, keep: list, percent: int, wait: float) ->
     server = listen(h2, plan.lossy_tcp)
     client, connection = connected(h1, h2, server, plan.lossy_tcp)
     keep.append(connection)
-    h1.cmd("sysctl -qw net.ipv4.tcp_autocorking=0")  # else it packs waiting sends into one segment
+    h1.kernel.sysctl("net.ipv4.tcp_autocorking", 0)  # else it packs waiting sends into one segment
     port = client.getsockname()[1]
     total = plan.messages * WIDTH
     with random_loss(h2, "tcp-loss", f"ip saddr {h1.ip} tcp dport {plan.lossy_tcp}", percent,

@@ -22,7 +22,6 @@ from lab.exercise import DONE, TODO
 from lab.grading import CONSTANT_HINT, LAB_FAULT, before, first_mistake, score, sent_frame
 from lab.kinds import Frame
 from lab.labs._arp_cases import Lookup, is_at_frame, made_up_lookups, made_up_replies
-from lab.netns import entered, write_sysctl
 from lab.wire import BROADCAST
 
 INTRO = """\
@@ -56,8 +55,7 @@ def scenario(run) -> None:
     h1, h2, h3 = run.host("h1"), run.host("h2"), run.host("h3")
     # h1's kernel did not send the question (our code did), so to it the answer is
     # unsolicited. Linux ignores unsolicited ARP unless arp_accept is 1.
-    with entered(h1.netns):
-        write_sysctl(f"net/ipv4/conf/{h1.interface}/arp_accept", "1")
+    h1.kernel.sysctl(f"net.ipv4.conf.{h1.interface}.arp_accept", 1)
 
     with run.step("Before: every ARP table is empty",
                   "A new network namespace starts with an empty neighbour table."):

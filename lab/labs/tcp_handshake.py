@@ -68,10 +68,10 @@ def scenario(run) -> None:
     with run.step(f"Set-up: h2 listens on port {server}; h1's kernel is kept quiet",
                   "h1's kernel never sent a SYN, so it would answer h2's SYN-ACK with a reset.\n"
                   "The lab adds an nft rule in h1 that drops h1's outgoing resets (removed at the\n"
-                  "end). A ping lets both kernels learn each other's MAC first (ARP)."):
+                  "end), and writes each host's MAC in the other's ARP table: no ARP in between."):
         h1.firewall.add("rst-guard", "output", "tcp flags rst")
         server_socket = listen(h2, server)
-        h1.cmd("ping -c1 -W1", h2.ip)
+        run.introduce(h1, h2)
         run.state(h2, states(h2, server))
 
     with run.step("h1 sends SYN (your build_syn)",

@@ -72,7 +72,7 @@ def scenario(run) -> None:
                   ladder=("h1", "h2")):
         h1.firewall.add("rst-guard", "output", "tcp flags rst")
         server_socket = listen(h2, server)
-        h1.cmd("ping -c1 -W1", h2.ip)
+        run.introduce(h1, h2)
         own = functools.partial(craft, h1, h2, client, server, window=window)  # own(flags, seq, ack, data)
         syn_ack = send_own(h1, h2, own("S", x), reply_to(h1, server, client, "SA"))
         y = syn_ack[TCP].seq

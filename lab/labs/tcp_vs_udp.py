@@ -82,8 +82,8 @@ def scenario(run) -> None:
     h1, h2 = run.host("h1"), run.host("h2")
     plan = draw(run.rng, MESSAGES)
     keep = []  # connections the kernel must not see closed before the end
-    text = (f"h2 listens on TCP port {plan.boundary_tcp} and binds UDP port {plan.boundary_udp}. A ping "
-            "lets the two kernels learn each other's MAC first (ARP). Then h1 connect()s: three segments, and "
+    text = (f"h2 listens on TCP port {plan.boundary_tcp} and binds UDP port {plan.boundary_udp}. The lab "
+            "writes each host's MAC into the other's ARP table, so no ARP comes first. Then h1 connect()s: three segments, and "
             "both sides hold state for the connection before a single byte of data moves. The UDP socket has "
             "no peer and puts nothing on the wire until something is sent.")
     with run.step("Set-up: TCP opens a connection before any data; UDP does not", textwrap.fill(text, 86),
@@ -94,7 +94,7 @@ def scenario(run) -> None:
         server = listen(h2, plan.boundary_tcp)
         receiver = h2.socket(socket.SOCK_DGRAM)
         receiver.bind((h2.ip, plan.boundary_udp))
-        h1.cmd("ping -c1 -W1", h2.ip)
+        run.introduce(h1, h2)
         client, connection = connected(h1, h2, server, plan.boundary_tcp)
         keep.append(connection)
         run.state(h1, states(h1, plan.boundary_tcp))

@@ -73,13 +73,13 @@ def scenario(run) -> None:
                   "connection to wait for, and nothing goes on the wire. h1's kernel has no socket\n"
                   "on the client port, so it would answer h2's echo with an ICMP port unreachable:\n"
                   "an nft rule in h1 drops h1's outgoing destination-unreachable messages (removed\n"
-                  "at the end). A ping lets both kernels learn each other's MAC first (ARP).",
+                  "at the end). Each host's ARP table gets the other's MAC from the lab, over netlink.",
                   ladder=("h1", "h2")):
         h1.firewall.add("icmp-guard", "output", "icmp type destination-unreachable")
         server = h2.socket(socket.SOCK_DGRAM)
         server.bind((h2.ip, d.echo))
         server.setblocking(False)
-        h1.cmd("ping -c1 -W1", h2.ip)
+        run.introduce(h1, h2)
         run.state(h1, udp_state(h1, d.client))
         run.state(h2, udp_state(h2, d.echo))
 
