@@ -161,8 +161,9 @@ class Workspace:
     def run(self, *command, log: Path | None = None) -> subprocess.CompletedProcess:
         """A command in the tree, as `nobody` in a network namespace of its own when
         we are root; output to log if given, else captured."""
-        prefix = ["unshare", "--net", "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}",
-                  "--clear-groups", "--"] if self.drop else []
+        # lo up: unit tests may talk to themselves over 127.0.0.1 (an echo server's socket)
+        prefix = ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "sh",
+                  "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"] if self.drop else []
         if log is None:
             return subprocess.run([*prefix, *command], cwd=self.tree, env=self.env,
                                   capture_output=True, text=True)
