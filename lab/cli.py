@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="grade this file instead of exercises/LAB.py (e.g. a student's submission)")
         sub.add_argument("--pcap", type=Path, metavar="PATH",
                          help="where to write the capture (default: captures/LAB.pcapng)")
+        sub.add_argument("--ports", action="store_true",
+                         help="also write every copy of every frame, on every switch port, to LAB.ports.pcapng")
         sub.add_argument("--json", action="store_true", help="print one JSON result on stdout instead of text")
         sub.add_argument("--seed", type=int, metavar="N",
                          help="replay the run that printed this seed (same addresses, ports and cases)")
@@ -150,7 +152,7 @@ def _run_lab(args, grading_only: bool, student_sandbox) -> int:
         from .runner import new_seed
         args.seed = new_seed()
     result = execute(lab, solution=args.solution, capture_path=capture, exercise_path=args.exercise,
-                     seed=args.seed, sandbox=student_sandbox)
+                     seed=args.seed, sandbox=student_sandbox, every_port=args.ports)
     if args.json:
         print(as_json(result))
     elif grading_only:

@@ -11,6 +11,7 @@ import sys
 import textwrap
 from typing import TextIO
 
+from .capture import sender_copies
 from .definition import FAIL, NOT_DONE, PASS
 from .exercise import DONE, RAISED, TIMEOUT, WRONG
 from .paths import shown
@@ -103,8 +104,11 @@ def render(result: Result, stream: TextIO = sys.stdout) -> None:
     out()
     out(f"{counts[PASS]} of {len(result.verdicts)} checks pass, {counts[FAIL]} fail, "
         f"{counts[NOT_DONE]} not done.")
-    out(f"Capture: {shown(result.capture)} ({len(wire.frames)} frames, seen {len(result.frames)} times on "
-        f"{len({f.interface for f in result.frames})} switch ports); open it with: wireshark {shown(result.capture)}")
+    out(f"Capture: {shown(result.capture)}, {len(sender_copies(result.frames))} frames, each once")
+    out(f"  open it with: wireshark {shown(result.capture)}")
+    if result.ports_capture:
+        out(f"  every copy on each of the {len({f.interface for f in result.frames})} switch ports: "
+            f"{shown(result.ports_capture)}")
 
 
 def segment_label(packet, isns: dict) -> tuple[str, str]:
@@ -181,6 +185,8 @@ def as_json(result: Result) -> str:
                    "states": [{"time": round(t - result.started, 6), "host": h, "state": text}
                               for t, h, text in step.states]} for step in result.steps],
         "capture": str(result.capture.resolve()),
-        "captured_frames": len(result.frames),
+        "captured_frames": len(sender_copies(result.frames)),
+        "copies_on_ports": len(result.frames),
+        "ports_capture": str(result.ports_capture.resolve()) if result.ports_capture else None,
     }
     return json.dumps(document, indent=2)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import topology
-from .capture import Capture, Frame, owned_by_caller, read_frames
+from .capture import Capture, Frame, owned_by_caller, ports_path
 from .definition import FAIL, NOT_DONE, PASS, Lab, Verdict
 from .exchange import WAIT, Exchange, exchange
 from .exercise import DONE, RAISED, TIMEOUT, TODO, WRONG, Exercise, Outcome
@@ -268,6 +268,7 @@ class Result:
     hosts: dict[str, tuple[str, str]]  # name -> (ip, mac)
     timings: dict[str, float]
     seed: int
+    ports_capture: Path | None = None  # every copy on every port, when asked for
 
     @property
     def passed(self) -> bool:
@@ -283,13 +284,15 @@ def new_seed() -> int:
 
 
 def execute(lab: Lab, *, solution: bool, capture_path: Path, exercise_path: Path | None = None,
-            seed: int | None = None, sandbox: Sandbox | None = None) -> Result:
+            seed: int | None = None, sandbox: Sandbox | None = None, every_port: bool = False) -> Result:
     """Run lab once, end to end. The caller has checked root and entered a private netns.
 
     Every input the run draws (addresses, MACs, ports, payloads, the order of hidden
     cases) comes from one generator seeded with seed, so `--seed` replays a run.
     sandbox: the process student code runs in, if the caller started it early (it
     imports scapy while the lab imports the rest); closed here in any case.
+    every_port: also write every copy of every frame on every switch port, beside the
+    capture (capture.ports_path); the capture itself holds each frame once.
     """
     timings = {"start": time.perf_counter()}
     seed = new_seed() if seed is None else seed
@@ -307,7 +310,7 @@ def execute(lab: Lab, *, solution: bool, capture_path: Path, exercise_path: Path
             stack.callback(network.stop)
             for pid in network.pids():
                 record.add_process(pid)
-            capture = Capture(capture_path, network.switch_ports())
+            capture = Capture(capture_path, network.switch_ports(), ports_path(capture_path) if every_port else None)
             stack.callback(capture.stop)
             capture.start()
             exercise.imported()
@@ -324,13 +327,15 @@ def execute(lab: Lab, *, solution: bool, capture_path: Path, exercise_path: Path
             signal.signal(sig, handler)
     timings["teardown"] = time.perf_counter()
     owned_by_caller(capture_path)
-    frames = read_frames(capture_path)
+    if every_port:
+        owned_by_caller(ports_path(capture_path))
+    frames = capture.frames  # every copy on every port: Wire reads which ports a frame crossed
     outcomes = run.outcomes()
     verdicts = grade(lab, run.evidence, frames, outcomes, shown(exercise.path))
     timings["grade"] = time.perf_counter()
     hosts = {name: (h.ip, h.mac) for name, h in run.hosts.items()}
     return Result(lab, solution, run.steps, frames, verdicts, outcomes, capture_path,
-                  run.started, hosts, timings, seed)
+                  run.started, hosts, timings, seed, ports_path(capture_path) if every_port else None)
 
 
 def grade(lab: Lab, evidence, frames: list[Frame], outcomes: dict[str, Outcome],
