@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import kinds
+from . import hints, kinds
 from .errors import ExerciseError, LabDefinitionError, ScenarioError
 from .loader import load_file
 from .paths import EXERCISES, ROOT, SOLUTIONS, shown
@@ -140,7 +140,7 @@ class Exercise:
         if live_status == DONE:
             return Outcome(todo, value, DONE, printed=printed, calls=calls, replaced=False, cases=others)
         detail = self._detail(todo, live_status, value, timeout)
-        hint = self._hint(todo, live_status)
+        hint = self._hint(todo, live_status, detail)
         if standing_in is None:
             standing_in = self.reference_value(todo, netns, args, timeout)
         return Outcome(todo, standing_in, live_status, detail, printed, calls, cases=others, hint=hint)
@@ -218,9 +218,12 @@ class Exercise:
         wrong = kinds.problem(value, self.returns[todo])
         return (WRONG, wrong) if wrong else (DONE, value)
 
-    def _hint(self, todo: str, status: str) -> str:
-        """For a value of the wrong kind: the kind the TODO must return."""
-        return f"return {kinds.name(self.returns[todo])}" if status == WRONG else ""
+    def _hint(self, todo: str, status: str, detail: str) -> str:
+        """For a value of the wrong kind, the kind the TODO must return; for an error,
+        the fix it usually needs (lab/hints.py)."""
+        if status == WRONG:
+            return f"return {kinds.name(self.returns[todo])}"
+        return hints.for_error(detail) if status == RAISED else ""
 
     def _detail(self, todo: str, status: str, detail, timeout: float) -> str:
         """The line a report shows for a call that gave no usable value."""
@@ -250,9 +253,9 @@ class Pending:
             return Outcome(self.todo, value, TODO, f"TODO {self.todo}() not done yet", printed, calls)
         if status == DONE:
             return Outcome(self.todo, value, DONE, printed=printed, calls=calls, replaced=False)
-        hint = self.exercise._hint(self.todo, status)
-        return Outcome(self.todo, None, status, self.exercise._detail(self.todo, status, value, self.timeout),
-                       printed, calls, replaced=False, hint=hint)
+        detail = self.exercise._detail(self.todo, status, value, self.timeout)
+        return Outcome(self.todo, None, status, detail, printed, calls, replaced=False,
+                       hint=self.exercise._hint(self.todo, status, detail))
 
 
 def _dissect(layer: str, raw: bytes):
