@@ -142,7 +142,7 @@ def _run(args, grading_only: bool) -> int:
 
 def _run_lab(args, grading_only: bool, student_sandbox) -> int:
     from .catalog import discover
-    from .report import as_json, render
+    from .report import as_json, render, render_short
     from .runner import execute
     lab = discover().find(args.lab)
     if args.exercise is not None and not args.exercise.is_file():
@@ -156,7 +156,7 @@ def _run_lab(args, grading_only: bool, student_sandbox) -> int:
     if args.json:
         print(as_json(result))
     elif grading_only:
-        render_checks_only(result)
+        render_short(result)
     else:
         render(result)
     for error in result.student_errors:
@@ -164,18 +164,6 @@ def _run_lab(args, grading_only: bool, student_sandbox) -> int:
     if grading_only:
         return 0 if result.passed else 1
     return 1 if result.student_errors else 0
-
-
-def render_checks_only(result) -> None:
-    from .definition import PASS
-    for verdict in result.verdicts:
-        spec = result.lab.check(verdict.id)
-        print(f"{verdict.status:<8} {spec.id:<12} {spec.title}")
-        if verdict.status != PASS:
-            print(f"         {verdict.detail}")
-            if verdict.hint:
-                print(f"         hint: {verdict.hint}")
-    print(("PASSED" if result.passed else "NOT PASSED") + f"  (seed {result.seed}; capture: {shown(result.capture)})")
 
 
 def cmd_run(args) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import textwrap
 from typing import TextIO
@@ -17,8 +18,6 @@ from .exercise import DONE, RAISED, TIMEOUT, WRONG
 from .paths import shown
 from .runner import Result
 from .wire import BROADCAST, IP, TCP, UDP, Wire, flag_names, layers, payload, summary
-
-ARROW_WIDTH = 58
 
 COLOURS = {"green": "32", "red": "31", "yellow": "33", "dim": "2", "bold": "1", "cyan": "36"}
 
@@ -53,62 +52,121 @@ def names_by_mac(result: Result) -> dict[str, str]:
     return names
 
 
-def render(result: Result, stream: TextIO = sys.stdout) -> None:
+def width() -> int:
+    """The terminal's width (COLUMNS when set, as when piped), never below 60."""
+    return max(60, shutil.get_terminal_size((80, 24)).columns)
+
+
+def wrapped(text: str, indent: int, width: int, hanging: int = 0, refill: bool = True) -> list[str]:
+    """text indented and within width; a line that runs over goes on at indent +
+    hanging. refill: text is prose wrapped by hand, so its paragraphs (blank-line
+    separated) are filled again; else each line is kept as it is (a table row, say)
+    unless it is too wide."""
+    lines = []
+    for paragraph in text.split("\n\n") if refill else text.split("\n"):
+        lines += textwrap.wrap(" ".join(paragraph.split()) if refill else paragraph.rstrip(), width,
+                               initial_indent=" " * indent, subsequent_indent=" " * (indent + hanging),
+                               break_on_hyphens=False) or [""]
+        if refill:
+            lines.append("")
+    return lines[:-1] if refill else lines
+
+
+def cut(text: str, room: int) -> str:
+    """text, shortened with '...' if it takes more than room columns."""
+    return text if len(text) <= room else text[:max(0, room - 3)] + "..."
+
+
+def render(result: Result, stream: TextIO = sys.stdout, columns: int | None = None) -> None:
+    """The report, every line within the terminal's width."""
     style = Style(stream)
+    columns = columns or width()
     out = lambda line="": print(line, file=stream)  # noqa: E731
+
+    def say(text: str, indent: int, colour: str | None = None, hanging: int = 2, refill: bool = True) -> None:
+        for line in wrapped(text, indent, columns, hanging, refill):
+            out(style(line, colour) if colour and line else line)
+
     lab = result.lab
-    out(style(f"{lab.name}: {lab.title}", "bold"))
-    out(textwrap.indent(lab.intro, "  "))
+    say(f"{lab.name}: {lab.title}", 0, "bold")
+    say(lab.intro, 2, hanging=0)
     out()
     for name, (ip, mac) in result.hosts.items():
         out(f"  {name}  {ip:<15} {mac}")
     source = "reference solution (--solution)" if result.solution else "your exercise"
-    out(style(f"  code: {source}; seed {result.seed} (--seed {result.seed} replays this run)", "dim"))
+    say(f"code: {source}; seed {result.seed} (--seed {result.seed} replays this run)", 2, "dim")
     wire = Wire(result.frames)
     macs = names_by_mac(result)
     for number, step in enumerate(result.steps, 1):
         out()
-        out(style(f"{number}. {step.title}", "bold"))
+        say(f"{number}. {step.title}", 0, "bold", hanging=3)
         if step.text:
-            out(style(textwrap.indent(step.text, "   "), "dim"))
+            say(step.text, 3, "dim", hanging=0)
         shown_labels = set()
         for outcome in step.outcomes:
             label, colour = outcome_label(outcome, result.solution)
             if label not in shown_labels:
                 shown_labels.add(label)
-                out("   " + style(label, colour))
+                say(label, 3, colour)
             for line in outcome.printed.splitlines()[:20]:
-                out(style(f"   | {line}", "dim"))
+                out(style(cut(f"   | {line}", columns), "dim"))
         if step.ladder:
-            render_ladder(step, wire, result, style, out)
+            render_ladder(step, wire, result, style, out, columns)
         for frame in ([] if step.ladder else wire.between(step.start, step.end)):
             packet = frame.packet
             source_name, target = macs.get(packet.src, packet.src), macs.get(packet.dst, packet.dst)
-            out(f"   {(frame.time - result.started) * 1000:8.3f} ms  {source_name:>3} {style.arrow} {target:<3}  "
-                + style(summary(packet), "cyan"))
+            heading = f"   {(frame.time - result.started) * 1000:8.3f} ms  {source_name:>3} {style.arrow} {target:<3}  "
+            lines = wrapped(summary(packet), len(heading), columns, 2)
+            out(heading + style(lines[0].lstrip(), "cyan"))
+            for line in lines[1:]:
+                out(style(line, "cyan"))
             for layer, fields in layers(packet):
-                out(style(f"{'':23}{layer:<6} {fields}", "dim"))
+                say(f"{layer:<6} {fields}", 23, "dim", hanging=7)
         for note in step.notes:
-            out(f"   {note}")
+            say(note, 3, refill=False)
     out()
     out(style("Checks", "bold"))
     for verdict in result.verdicts:
         spec = lab.check(verdict.id)
         mark = style(style.marks[verdict.status], STATUS_COLOUR[verdict.status])
-        out(f"  {mark} {spec.title}")
+        title = wrapped(spec.title, 4, columns)
+        out(f"  {mark} {title[0].lstrip()}")
+        for line in title[1:]:
+            out(line)
         if verdict.detail:
-            out(style(f"      {verdict.detail}", "dim"))
+            say(verdict.detail, 6, "dim")
         if verdict.hint and verdict.status != PASS:
-            out(style(f"      hint: {verdict.hint}", "yellow"))
+            say(f"hint: {verdict.hint}", 6, "yellow", hanging=6)
     counts = {status: sum(v.status == status for v in result.verdicts) for status in (PASS, FAIL, NOT_DONE)}
     out()
     out(f"{counts[PASS]} of {len(result.verdicts)} checks pass, {counts[FAIL]} fail, "
         f"{counts[NOT_DONE]} not done.")
-    out(f"Capture: {shown(result.capture)}, {len(sender_copies(result.frames))} frames, each once")
-    out(f"  open it with: wireshark {shown(result.capture)}")
+    say(f"Capture: {shown(result.capture)}, {len(sender_copies(result.frames))} frames, each once", 0)
+    say(f"open it with: wireshark {shown(result.capture)}", 2)
     if result.ports_capture:
-        out(f"  every copy on each of the {len({f.interface for f in result.frames})} switch ports: "
-            f"{shown(result.ports_capture)}")
+        say(f"every copy on each of the {len({f.interface for f in result.frames})} switch ports: "
+            f"{shown(result.ports_capture)}", 2)
+
+
+def render_short(result: Result, stream: TextIO = sys.stdout, columns: int | None = None) -> None:
+    """What `check` prints: each step on one line, then the checks, within the width."""
+    columns = columns or width()
+    out = lambda line="": print(line, file=stream)  # noqa: E731
+    for number, step in enumerate(result.steps, 1):
+        out(cut(f"{number}. {step.title}", columns))
+    for verdict in result.verdicts:
+        spec = result.lab.check(verdict.id)
+        for line in wrapped(f"{verdict.status:<8} {spec.id:<12} {spec.title}", 0, columns, 22, refill=False):
+            out(line)
+        if verdict.status != PASS:
+            for line in wrapped(verdict.detail, 9, columns):
+                out(line)
+            if verdict.hint:
+                for line in wrapped(f"hint: {verdict.hint}", 9, columns, 6):
+                    out(line)
+    for line in wrapped(("PASSED" if result.passed else "NOT PASSED")
+                        + f"  (seed {result.seed}; capture: {shown(result.capture)})", 0, columns, 2, refill=False):
+        out(line)
 
 
 def segment_label(packet, isns: dict) -> tuple[str, str]:
@@ -125,42 +183,55 @@ def segment_label(packet, isns: dict) -> tuple[str, str]:
     return relative, absolute
 
 
-def render_ladder(step, wire: Wire, result: Result, style: Style, out) -> None:
-    """The step's segments between two hosts as arrows, states on each side."""
+LADDER_MARGIN = 15  # '   ' and the time, '  67.288 ms '
+
+
+def render_ladder(step, wire: Wire, result: Result, style: Style, out, columns: int) -> None:
+    """The step's segments between two hosts as arrows as wide as the terminal allows,
+    each host's states under its end of the arrows, the lab's doings between them."""
     left, right = step.ladder
     (left_ip, _), (right_ip, _) = result.hosts[left], result.hosts[right]
     isns = wire.isns()
     unicode = style.arrow == "→"
     line, head_right, head_left = ("─", "▶", "◀") if unicode else ("-", ">", "<")
-    out(style(f"{'':12}{left:<14}{'':{ARROW_WIDTH}}  {right}", "bold"))
+    span = columns - LADDER_MARGIN
+    margin = " " * LADDER_MARGIN
+    out(style(f"{margin}{left}{right:>{span - len(left)}}", "bold"))
     rows = [(f.time, 0, f) for f in wire.between(step.start, step.end)]
     rows += [(t, 1, (host, text)) for t, host, text in step.states]
     for moment, kind, item in sorted(rows, key=lambda row: row[:2]):
-        stamp = f"{(moment - result.started) * 1000:8.3f} ms "
+        stamp = f"   {(moment - result.started) * 1000:8.3f} ms "
         if kind == 1:
             host, text = item
             if not host:  # something the lab did
-                out(style(f"{'':26}[{text}]", "dim"))
-                continue
-            column = "" if host == left else " " * (14 + ARROW_WIDTH + 2)
-            out(f"{'':12}{column}" + style(text, "yellow"))
+                for row in wrapped(f"[{text}]", LADDER_MARGIN + 2, columns, 1):
+                    out(style(row, "dim"))
+            elif host == left:
+                for row in wrapped(text, LADDER_MARGIN, columns, 2):
+                    out(style(row, "yellow"))
+            else:
+                for row in textwrap.wrap(text, span) or [""]:
+                    out(margin + style(f"{row:>{span}}", "yellow"))
             continue
         packet = item.packet
         between = IP in packet and {packet[IP].src, packet[IP].dst} == {left_ip, right_ip}
         if not between or not (TCP in packet or UDP in packet):
-            out(f"   {stamp}" + style(f"{'':14}({summary(packet)})", "dim"))
+            rows = wrapped(f"({summary(packet)})", LADDER_MARGIN, columns, 1)
+            out(stamp + style(rows[0].lstrip(), "dim"))
+            for row in rows[1:]:
+                out(style(row, "dim"))
             continue
         data = payload(packet)
         relative, absolute = segment_label(packet, isns) if TCP in packet else (
             f"UDP length={packet[UDP].len} data={len(data)} B" + (f" {data[:16]!r}" if data else ""),
             f"{packet[UDP].sport} > {packet[UDP].dport}, checksum {packet[UDP].chksum:#06x}")
-        body = f" {relative} "
+        body = f" {cut(relative, span - 9)} "
         if packet[IP].src == left_ip:
-            arrow = line * 3 + body + line * max(3, ARROW_WIDTH - len(body) - 4) + head_right
+            arrow = line * 3 + body + line * max(3, span - len(body) - 4) + head_right
         else:
-            arrow = head_left + line * 3 + body + line * max(3, ARROW_WIDTH - len(body) - 4)
-        out(f"   {stamp}{'':14}" + style(arrow, "cyan"))
-        out(style(f"{'':26}   ({absolute})", "dim"))
+            arrow = head_left + line * 3 + body + line * max(3, span - len(body) - 4)
+        out(stamp + style(arrow, "cyan"))
+        out(style(cut(f"{margin}   ({absolute})", columns), "dim"))
 
 
 def as_json(result: Result) -> str:

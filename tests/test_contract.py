@@ -79,12 +79,19 @@ def test_the_untouched_exercise_is_not_done_and_the_reference_ran_in_its_place(l
 
 
 @pytest.mark.parametrize("lab_definition", LABS, ids=lambda lab: lab.name)
-def test_the_report_lists_every_check(lab_definition):
+def test_the_report_lists_every_check_within_80_columns(lab_definition, monkeypatch):
     import tempfile
+    monkeypatch.setenv("COLUMNS", "80")
     with tempfile.TemporaryDirectory(prefix="lab-contract-") as folder:
         result = lab("run", lab_definition.name, "--pcap", f"{folder}/capture.pcapng")
+        short = lab("check", lab_definition.name, "--pcap", f"{folder}/capture.pcapng")
     assert result.returncode == 0, result.stderr[-1500:]  # run shows; check grades
-    checks = result.stdout.split("\nChecks\n", 1)[1]
+    checks = " ".join(result.stdout.split("\nChecks\n", 1)[1].split())
     for spec in lab_definition.checks:
         assert spec.title in checks, spec.title
     assert f"0 of {len(lab_definition.checks)} checks pass" in checks
+    for text in (result.stdout, short.stdout):
+        wide = [line for line in text.splitlines() if len(line) > 80]
+        assert not wide, wide
+    assert short.returncode == 1 and short.stdout.splitlines()[-1].startswith("NOT PASSED")
+    assert sum(line.startswith("not done ") for line in short.stdout.splitlines()) == len(lab_definition.checks)

@@ -89,13 +89,13 @@ def lines(rows: dict[str, TallyCase], figures: dict[str, dict], again: int, tcp_
     """The table's header and one line per row: again is TCP's resends, UDP has none."""
     resends = {"TCP": again, "UDP": 0, "UDP, late + twice": 0}
     took = {"TCP": tcp_took, "UDP": udp_took, "UDP, late + twice": None}
-    shown = [f"{'':18} {'sent':>5} {'delivered':>9} {'lost':>5} {'duplicated':>10} "
-             f"{'out of order':>12} {'resent':>7} {'time':>8}"]
+    shown = [f"{'':17} {'sent':>4} {'delivered':>9} {'lost':>4} {'duplicated':>10} "
+             f"{'out of order':>12} {'resent':>6} {'time':>7}"]
     for name in ROWS:
-        seconds = f"{took[name] * 1000:6.0f} ms" if took[name] is not None else ""
+        seconds = f"{took[name] * 1000:.0f} ms" if took[name] is not None else ""
         row = [figures[name].get(key, "?") for key in TALLY_KEYS]
-        shown.append(f"{name:<18} {rows[name].sent:>5} {row[0]:>9} {row[1]:>5} {row[2]:>10} {row[3]:>12} "
-                     f"{resends[name]:>7} {seconds:>8}".rstrip())
+        shown.append(f"{name:<17} {rows[name].sent:>4} {row[0]:>9} {row[1]:>4} {row[2]:>10} {row[3]:>12} "
+                     f"{resends[name]:>6} {seconds:>7}".rstrip())
     return shown
 
 

@@ -31,7 +31,7 @@ from lab.grading import CONSTANT_HINT
 from lab.impair import NO_NETEM, netem, netem_missing
 from lab.labs._tcp_vs_udp_cases import (TALLY_KEYS, Plan, SplitCase, TallyCase, adjacent_inversions, answered,
                                         counts, describe_split, draw, late_order, made_up_buffers, no_answer,
-                                        same_counts, scored, shown, stream_pieces, whose)
+                                        same_counts, scored, shown, split_value, stream_pieces, whose)
 from lab.labs._tcp_vs_udp_experiments import (TcpResult, UdpResult, boundary_experiment, connected,
                                               data_segments, late_experiment, resent, slab_sizes,
                                               tcp_experiment, udp_experiment)
@@ -71,9 +71,8 @@ class Evidence:
 
 
 def say(run, text: str) -> None:
-    """A note, wrapped so that no report line runs wider than the ladder."""
-    for line in textwrap.wrap(text, 86, subsequent_indent="  "):
-        run.note(line)
+    """A note of a sentence or more: the report wraps it to the terminal's width."""
+    run.note(text)
 
 
 # --- the run ---
@@ -216,10 +215,10 @@ def resources(run, snapshot: dict, tcp: TcpResult, udp: UdpResult) -> None:
                   "order, and per-connection state: sequence numbers, windows, RTT estimate, congestion\n"
                   "window and timers (retransmission, delayed ACK, keepalive). For a UDP socket it keeps\n"
                   "a queue of received datagrams and nothing for what it sent: no peer, no timer."):
-        run.note(f"{'':12} {'TCP h1':>8} {'TCP h2':>8} {'UDP h1':>8} {'UDP h2':>8}")
+        run.note(f"{'':11} {'TCP h1':>7} {'TCP h2':>7} {'UDP h1':>7} {'UDP h2':>7}")
         for key, meaning in MEMORY_ROWS:
-            run.note(f"{key:<12} " + " ".join(f"{(sock.memory if sock else {}).get(key, '?'):>8}"
-                                              for sock in snapshot.values()) + f"   {meaning}")
+            run.note(f"{key:<11} " + " ".join(f"{(sock.memory if sock else {}).get(key, '?'):>7}"
+                                              for sock in snapshot.values()) + f"  {meaning}")
         slab = slab_sizes()
         if slab:
             say(run, f"the socket structure itself (/proc/slabinfo): {slab.get('TCP', '?')} bytes for TCP, "
@@ -250,7 +249,7 @@ def grade_split(ev: Evidence, wire) -> Verdict:
                          "it must answer for any buffer: a message may hold any byte but b'\\n' (spaces, "
                          "b'\\x00', b'\\xff': bytes, not text), and a buffer may be empty")
     detail = (f"{result.summary}; {case.where}: {describe_split(case.input, case.output)}; "
-              f"right: {describe_split(case.input, case.truth).split(' gave ', 1)[1]}")
+              f"right: {split_value(case.truth)}")
     return failed(detail, CONSTANT_HINT if result.constant else split_hint(case.input, case.output, case.truth))
 
 
