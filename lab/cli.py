@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     listing = commands.add_parser("list", help="the labs, with how much of each exercise is done")
+    listing.add_argument("--exercise", type=Path, metavar="FILE",
+                         help="read progress from this file for the lab whose TODOs it defines")
     listing.set_defaults(handler=cmd_list)
 
     for name, handler, text in (
@@ -119,14 +121,32 @@ def cmd_list(args) -> int:
     from .catalog import discover
     from .exercise import progress
     from .paths import EXERCISES
+    from .terminal import cut
+    from .terminal import width as terminal_width
     catalog = discover()
+    if args.exercise is not None and not args.exercise.is_file():
+        raise UsageError(f"--exercise {args.exercise}: no such file")
     width = max((len(name) for name in catalog.labs), default=0)
     for name, lab in sorted(catalog.labs.items()):
         done = progress(EXERCISES / f"{lab.exercise}.py", lab.todos)
-        print(f"{name:<{width}}  {lab.title}  [{sum(done.values())}/{len(done)} TODOs done]")
+        source = ""
+        if args.exercise is not None and defines_all(args.exercise, lab.todos):
+            done, source = progress(args.exercise, lab.todos), f" in {args.exercise.name}"
+        print(cut(f"{name:<{width}}  [{sum(done.values())}/{len(done)} TODOs done{source}]  {lab.title}",
+                  terminal_width()))
     for problem in catalog.problems:
         print(f"lab: skipped a broken lab file: {problem}", file=sys.stderr)
     return 0
+
+
+def defines_all(path: Path, todos: tuple[str, ...]) -> bool:
+    """Whether the file at path defines every one of todos (it is that lab's exercise)."""
+    import ast
+    try:
+        tree = ast.parse(path.read_text())
+    except (OSError, SyntaxError, ValueError):
+        return False
+    return set(todos) <= {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
 
 
 def _run(args, grading_only: bool) -> int:

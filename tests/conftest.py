@@ -26,9 +26,10 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(skip)
 
 
-def lab(*args: str, timeout: float = 60, **kwargs) -> subprocess.CompletedProcess:
-    """Run `python -m lab ARGS` from the project folder and capture its output."""
-    env = {**os.environ, "NO_COLOR": "1"}
+def lab(*args: str, timeout: float = 60, env_columns: str | None = None, **kwargs) -> subprocess.CompletedProcess:
+    """Run `python -m lab ARGS` from the project folder and capture its output
+    (env_columns: the terminal width it is told, as COLUMNS)."""
+    env = {**os.environ, "NO_COLOR": "1", **({"COLUMNS": env_columns} if env_columns else {})}
     return subprocess.run([sys.executable, "-m", "lab", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=timeout, env=env, **kwargs)
 

@@ -110,3 +110,16 @@ def test_an_unknown_topology_gets_one_line_with_the_available_ones():
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]
     assert "no topology named 'sta'" in result.stderr and re.search(r"available: .*star", result.stderr)
+
+
+def test_list_reads_progress_from_another_file_and_fits_the_terminal(tmp_path):
+    attempt = tmp_path / "mine.py"
+    attempt.write_text((ROOT / "solutions" / "udp_basic.py").read_text())
+    result = lab("list", "--exercise", str(attempt), env_columns="80")
+    lines = result.stdout.splitlines()
+    assert result.returncode == 0 and all(len(line) <= 80 for line in lines), lines
+    udp = next(line for line in lines if line.startswith("udp-basic"))
+    assert "[4/4 TODOs done in mine.py]" in udp
+    assert "[0/4 TODOs done]" in next(line for line in lines if line.startswith("arp-basic"))
+    missing = lab("list", "--exercise", str(tmp_path / "nothing.py"))
+    assert missing.returncode == 2 and "no such file" in missing.stderr
