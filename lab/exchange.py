@@ -117,10 +117,12 @@ def exchange(run, todo: str, source, target, args: tuple, answer: Callable[[], A
     data, problem = to_frame(outcome.value, source, target)
     sent_at = got = took = fallback_at = None
     if data is not None:
+        if not outcome.by_student:
+            run.event(f"the reference's {todo}() stands in for yours")
         sent_at, got, took = transmit(source, data, answer, wait)
     taken = data
     if took is None and fallback:
-        why = got.why if isinstance(got, Refusal) else problem or f"no answer came within {wait:g} s"
+        why = got.why if isinstance(got, Refusal) else problem or f"the answer awaited did not come within {wait:g} s"
         run.note(f"{why}; the lab sends the reference's {todo}() instead, so the steps after this one "
                  "still have something to work on")
         run.event(f"the lab sends the reference's {todo}() in place of yours")

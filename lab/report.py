@@ -87,7 +87,15 @@ def render(result: Result, stream: TextIO = sys.stdout, columns: int | None = No
                 out(style(cut(f"   | {line}", columns), "dim"))
         if step.ladder:
             render_ladder(step, wire, result, style, out, columns)
-        for frame in ([] if step.ladder else wire.between(step.start, step.end)):
+        if step.ladder:
+            frames, doings = [], []
+        else:  # frames in time order, with what the lab did between them
+            frames = [(f.time, 0, f) for f in wire.between(step.start, step.end)]
+            doings = [(t, 1, f"[{text}]" if not host else f"{host}: {text}") for t, host, text in step.states]
+        for moment, kind, frame in sorted(frames + doings, key=lambda row: row[:2]):
+            if kind == 1:
+                say(frame, 23, "dim", hanging=1)
+                continue
             packet = frame.packet
             source_name, target = macs.get(packet.src, packet.src), macs.get(packet.dst, packet.dst)
             heading = f"   {(frame.time - result.started) * 1000:8.3f} ms  {source_name:>3} {style.arrow} {target:<3}  "
@@ -96,7 +104,7 @@ def render(result: Result, stream: TextIO = sys.stdout, columns: int | None = No
             for line in lines[1:]:
                 out(style(line, "cyan"))
             for layer, fields in layers(packet):
-                say(f"{layer:<6} {fields}", 23, "dim", hanging=7)
+                say(f"{layer:<6} {fields}", 23, "dim", hanging=7, refill=False)
         for note in step.notes:
             say(note, 3, refill=False)
     out()
@@ -144,18 +152,41 @@ def render_short(result: Result, stream: TextIO = sys.stdout, columns: int | Non
         out(line)
 
 
-def segment_label(packet, isns: dict) -> tuple[str, str]:
-    """('SYN,ACK seq=0 ack=1 len=0', 'seq 3735928559 ack 2871') for one TCP segment."""
-    tcp, ip = packet[TCP], packet[IP]
-    mine, theirs = isns.get((ip.src, tcp.sport)), isns.get((ip.dst, tcp.dport))
-    relative = f"{flag_names(packet)} seq={tcp.seq - mine if mine is not None else tcp.seq}"
+def syns(wire: Wire) -> dict[tuple[str, int], list[tuple[float, int]]]:
+    """When each TCP endpoint (ip, port) sent a SYN, and its sequence number then."""
+    found: dict[tuple[str, int], list[tuple[float, int]]] = {}
+    for frame in wire.frames:
+        packet = frame.packet
+        if TCP in packet and "S" in str(packet[TCP].flags):
+            found.setdefault((packet[IP].src, packet[TCP].sport), []).append((frame.time, packet[TCP].seq))
+    return found
+
+
+def isn_at(sent: dict, endpoint: tuple[str, int], moment: float) -> int | None:
+    """The ISN of the endpoint's latest SYN up to moment: a connection opened again (the
+    reference's SYN after the student's) counts from its own."""
+    earlier = [isn for time, isn in sent.get(endpoint, ()) if time <= moment]
+    return earlier[-1] if earlier else None
+
+
+def segment_label(packet, mine: int | None, theirs: int | None) -> tuple[str, str]:
+    """('SYN,ACK seq=0 ack=1 len=0', 'seq 3735928559, ack 2871') for one TCP segment:
+    numbers relative to each side's ISN; without a SYN to count from, the real
+    number, written 'seq 3735928559' rather than 'seq=' so it cannot pass for one."""
+    tcp = packet[TCP]
+    relative = flag_names(packet) + (f" seq={(tcp.seq - mine) % 2**32}" if mine is not None else f" seq {tcp.seq}")
     absolute = f"seq {tcp.seq}"
     if "A" in str(tcp.flags):
-        relative += f" ack={tcp.ack - theirs if theirs is not None else tcp.ack}"
+        relative += f" ack={(tcp.ack - theirs) % 2**32}" if theirs is not None else f" ack {tcp.ack}"
         absolute += f", ack {tcp.ack}"
     data = payload(packet)
     relative += f" len={len(data)}" + (f" {data[:16]!r}" if data else "")
     return relative, absolute
+
+
+def exchanged(packet, left_ip: str, right_ip: str) -> bool:
+    """A TCP segment or UDP datagram between the ladder's two hosts: drawn as an arrow."""
+    return IP in packet and {packet[IP].src, packet[IP].dst} == {left_ip, right_ip} and (TCP in packet or UDP in packet)
 
 
 LADDER_MARGIN = 15  # '   ' and the time, '  67.288 ms '
@@ -166,7 +197,7 @@ def render_ladder(step, wire: Wire, result: Result, style: Style, out, columns: 
     each host's states under its end of the arrows, the lab's doings between them."""
     left, right = step.ladder
     (left_ip, _), (right_ip, _) = result.hosts[left], result.hosts[right]
-    isns = wire.isns()
+    sent = syns(wire)
     unicode = style.arrow == "→"
     line, head_right, head_left = ("─", "▶", "◀") if unicode else ("-", ">", "<")
     span = columns - LADDER_MARGIN
@@ -174,6 +205,8 @@ def render_ladder(step, wire: Wire, result: Result, style: Style, out, columns: 
     out(style(f"{margin}{left}{right:>{span - len(left)}}", "bold"))
     rows = [(f.time, 0, f) for f in wire.between(step.start, step.end)]
     rows += [(t, 1, (host, text)) for t, host, text in step.states]
+    pairs = {frozenset({(f.packet[IP].src, f.packet.sport), (f.packet[IP].dst, f.packet.dport)})
+             for f in wire.between(step.start, step.end) if exchanged(f.packet, left_ip, right_ip)}
     for moment, kind, item in sorted(rows, key=lambda row: row[:2]):
         stamp = f"   {(moment - result.started) * 1000:8.3f} ms "
         if kind == 1:
@@ -189,17 +222,22 @@ def render_ladder(step, wire: Wire, result: Result, style: Style, out, columns: 
                     out(margin + style(f"{row:>{span}}", "yellow"))
             continue
         packet = item.packet
-        between = IP in packet and {packet[IP].src, packet[IP].dst} == {left_ip, right_ip}
-        if not between or not (TCP in packet or UDP in packet):
+        if not exchanged(packet, left_ip, right_ip):
             rows = wrapped(f"({summary(packet)})", LADDER_MARGIN, columns, 1)
             out(stamp + style(rows[0].lstrip(), "dim"))
             for row in rows[1:]:
                 out(style(row, "dim"))
             continue
         data = payload(packet)
-        relative, absolute = segment_label(packet, isns) if TCP in packet else (
-            f"UDP length={packet[UDP].len} data={len(data)} B" + (f" {data[:16]!r}" if data else ""),
-            f"{packet[UDP].sport} > {packet[UDP].dport}, checksum {packet[UDP].chksum:#06x}")
+        layer = packet[TCP] if TCP in packet else packet[UDP]
+        if TCP in packet:
+            relative, absolute = segment_label(packet, isn_at(sent, (packet[IP].src, layer.sport), moment),
+                                               isn_at(sent, (packet[IP].dst, layer.dport), moment))
+        else:
+            relative = f"UDP length={packet[UDP].len} data={len(data)} B" + (f" {data[:16]!r}" if data else "")
+            absolute = f"{packet[UDP].sport} > {packet[UDP].dport}, checksum {packet[UDP].chksum:#06x}"
+        if len(pairs) > 1:  # two connections, or ports the student got wrong: say which is which
+            relative = f"{layer.sport}>{layer.dport} {relative}"
         body = f" {cut(relative, span - 9)} "
         if packet[IP].src == left_ip:
             arrow = line * 3 + body + line * max(3, span - len(body) - 4) + head_right
