@@ -247,9 +247,11 @@ class Pending:
         status, results, printed, calls = self.exercise._collect(self.todo, self.call, self.timeout)
         status, value = results[0] if status == DONE and results else (status, results)
         if not self.written:
-            if status != DONE:
-                raise LabDefinitionError(f"reference {self.todo}() failed: "
-                                         f"{self.exercise._detail(self.todo, status, value, self.timeout)}")
+            if status != DONE:  # what it talked to, the student's code, most likely broke it
+                failure = self.exercise._detail(self.todo, status, value, self.timeout)
+                return Outcome(self.todo, None, TODO, f"TODO {self.todo}() not done yet; the reference that "
+                               f"stood in failed: {failure} (look at the error of the code it talked to)",
+                               printed, calls)
             return Outcome(self.todo, value, TODO, f"TODO {self.todo}() not done yet", printed, calls)
         if status == DONE:
             return Outcome(self.todo, value, DONE, printed=printed, calls=calls, replaced=False)

@@ -264,8 +264,8 @@ def as_json(result: Result) -> str:
                     "from": macs.get(f.packet.src, f.packet.src), "to": macs.get(f.packet.dst, f.packet.dst),
                     "summary": summary(f.packet)} for f in wire.frames],
         "steps": [{"title": step.title, "notes": step.notes,
-                   "calls": [{"todo": o.todo, "status": o.status, "ran": "reference" if o.replaced else "yours"}
-                             for o in step.outcomes],
+                   "calls": [{"todo": o.todo, "status": o.status, "ran": "reference" if o.replaced else "yours",
+                              "detail": o.detail, "printed": o.printed} for o in step.outcomes],
                    "states": [{"time": round(t - result.started, 6), "host": h, "state": text}
                               for t, h, text in step.states]} for step in result.steps],
         "capture": str(result.capture.resolve()),
