@@ -124,11 +124,12 @@ def render(result: Result, stream: TextIO = sys.stdout, columns: int | None = No
     out()
     out(f"{counts[PASS]} of {len(result.verdicts)} checks pass, {counts[FAIL]} fail, "
         f"{counts[NOT_DONE]} not done.")
-    say(f"Capture: {shown(result.capture)}, {len(sender_copies(result.frames))} frames, each once", 0)
-    say(f"open it with: wireshark {shown(result.capture)}", 2)
+    # Paths stay whole, to be copied: a long one may run past the edge.
+    out(f"Capture: {shown(result.capture)}, {len(sender_copies(result.frames))} frames, each once")
+    out(f"  open it with: wireshark {shown(result.capture)}")
     if result.ports_capture:
-        say(f"every copy on each of the {len({f.interface for f in result.frames})} switch ports: "
-            f"{shown(result.ports_capture)}", 2)
+        out(f"  every copy on each of the {len({f.interface for f in result.frames})} switch ports: "
+            f"{shown(result.ports_capture)}")
 
 
 def render_short(result: Result, stream: TextIO = sys.stdout, columns: int | None = None) -> None:
@@ -147,9 +148,7 @@ def render_short(result: Result, stream: TextIO = sys.stdout, columns: int | Non
             if verdict.hint:
                 for line in wrapped(f"hint: {verdict.hint}", 9, columns, 6):
                     out(line)
-    for line in wrapped(("PASSED" if result.passed else "NOT PASSED")
-                        + f"  (seed {result.seed}; capture: {shown(result.capture)})", 0, columns, 2, refill=False):
-        out(line)
+    out(("PASSED" if result.passed else "NOT PASSED") + f"  (seed {result.seed}; capture: {shown(result.capture)})")
 
 
 def syns(wire: Wire) -> dict[tuple[str, int], list[tuple[float, int]]]:
