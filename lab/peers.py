@@ -43,11 +43,12 @@ def received(connection: socket.socket) -> bytes:
 
 
 def states(host, port: int) -> str:
-    """'LISTEN, ESTABLISHED': host's TCP sockets with port at either end.
-
-    A connection whose socket is gone shows as CLOSED beside its listener.
-    """
+    """'listener LISTEN, connection SYN_RECV': host's TCP sockets with port at either
+    end, the listening socket first, then each connection's own socket; 'listener
+    LISTEN, no connection' once a connection's socket is gone."""
     found = host.tcp_states(port)
-    if all(state == "LISTEN" for state in found):
-        found.append("CLOSED (no socket)")
-    return ", ".join(found)
+    parts = ["listener LISTEN"] * found.count("LISTEN")
+    parts += [f"connection {state}" for state in found if state != "LISTEN"]
+    if parts and len(parts) == found.count("LISTEN"):
+        parts.append("no connection")
+    return ", ".join(parts) or "no socket"
