@@ -116,7 +116,8 @@ def whose(outcome) -> str:
     return f"your {outcome.todo}" if outcome.by_student else f"the reference's {outcome.todo}"
 
 
-def shown(value, limit: int = 90) -> str:
+def shown(value, limit: int) -> str:
+    """repr(value), cut to limit characters."""
     text = repr(value)
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
@@ -241,12 +242,18 @@ def no_answer(result: Cases, case, call: str, hint: str) -> Verdict:
 
 
 def describe_split(buffer: bytes, value) -> str:
-    """'split_messages(500 bytes, b'00000\\n'...b'00082\\n00') gave 83 messages, ..., rest b'00''"""
+    """'split_messages(500 bytes, b'00000\\n'...b'\\n00082\\n00') gave 83 messages, ...'"""
     given = repr(buffer) if len(buffer) <= 40 else f"{len(buffer)} bytes, {buffer[:6]!r}...{buffer[-9:]!r}"
+    return f"split_messages({given}) gave {split_value(value)}"
+
+
+def split_value(value) -> str:
+    """A (messages, rest) as a verdict shows it, a right answer too: '83 messages,
+    b'00000' to b'00082', rest b'00''"""
     messages, rest = value
     listed = shown(messages, 60) if len(messages) <= 4 else \
         f"{len(messages)} messages, {messages[0]!r} to {messages[-1]!r}"
-    return f"split_messages({given}) gave {listed}, rest {rest!r}"
+    return f"{listed}, rest {rest!r}"
 
 
 def counts(value) -> str:
