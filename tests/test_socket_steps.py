@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import random
 import re
 from types import SimpleNamespace
 
@@ -18,8 +19,9 @@ from conftest import ROOT, lab, reported_segments, tshark_segments
 from lab.capture import Frame
 from lab.definition import FAIL, PASS
 from lab.exercise import DONE, RAISED
-from lab.labs._socket_steps_trace import Call, Role, labels
-from lab.labs._socket_steps_wire import Echo
+from lab.labs._socket_steps_draw import WORDS, draw
+from lab.labs._socket_steps_trace import Call, Role, find, labels, recreated, sequence
+from lab.labs._socket_steps_wire import Echo, connection_of
 from lab.labs.socket_steps import LAB, Evidence
 from lab.wire import Wire
 
@@ -27,7 +29,7 @@ REFERENCE = ROOT / "solutions" / "socket_steps.py"
 H1, H2, OTHER, PORT, CLIENT = "10.77.3.1", "10.77.3.2", "10.77.3.9", 23456, 41000
 MESSAGE = b"wire echo kernel #4711"
 LINE = MESSAGE + b"\n"  # the message as a line, a typical extra
-LISTENER, CONNECTION, SOCKET = 11, 12, 13  # socket ids in the traces
+LISTENER, CONNECTION, SOCKET, ELSE = 11, 12, 13, 14  # socket ids in the traces (ELSE: one more socket)
 
 
 # --- hand-made traces, captures and evidence ---
@@ -77,6 +79,12 @@ def moved(calls: list[Call], name: str, started: float, returned: float) -> list
     return [dataclasses.replace(c, started=started, returned=returned) if c.name == name else c for c in calls]
 
 
+def on_else(calls: list[Call], name: str, created: float) -> list[Call]:
+    """The calls with name made on another socket (ELSE, created at created)."""
+    moved_over = [dataclasses.replace(c, sid=ELSE) if c.name == name else c for c in calls]
+    return moved_over + [call(created, created, "socket", calls[0].detail, ELSE)]
+
+
 def evidence(server: list[Call], client: list[Call], server_value=MESSAGE, client_value=MESSAGE,
              kind: str = "tcp") -> Evidence:
     """Evidence of one echo (tcp or udp), both sides done, as the scenario records it."""
@@ -98,6 +106,16 @@ def segment(up: bool, flags: str, seq: int, ack: int, data: bytes = b"") -> byte
 
 def wire_of(frames) -> Wire:
     return Wire([Frame(t, "s1-eth1", data) for t, data in sorted(frames)])
+
+
+def tcp_frame(src: str, dst: str, sport: int, dport: int, flags: str, seq: int = 0, ack: int = 0,
+              data: bytes = b"") -> bytes:
+    return frame(src, dst, TCP(sport=sport, dport=dport, flags=flags, seq=seq, ack=ack), data)
+
+
+def reshaped(wire: Wire, add=(), drop=()) -> Wire:
+    """wire with the frames add ((time, bytes) each) and without those captured at the times drop."""
+    return wire_of([(f.time, f.data) for f in wire.raw if f.time not in drop] + list(add))
 
 
 def tcp_wire(sent: bytes = MESSAGE, echo: bytes = MESSAGE, server_fin: float | None = 1.040,
@@ -222,8 +240,9 @@ def test_a_function_that_raised_before_any_socket_call_has_nothing_traced(check)
 ])
 def test_calls_the_lab_could_not_see_say_how_it_sees_them(check, calls, detail):
     verdict = grade(check, with_side(check, calls), right_wire(check))
-    assert verdict.status == FAIL and verdict.detail == detail
-    assert verdict.hint.startswith("use `import socket` and `socket.socket(...)`")
+    assert (verdict.status, verdict.detail, verdict.hint) == (
+        FAIL, detail, "use `import socket` and `socket.socket(...)` (or socket.create_connection / create_server), "
+                      "so the lab can see your calls")
 
 
 @pytest.mark.parametrize("check", [c[0] for c in CHECKS])
@@ -291,6 +310,38 @@ SHUTDOWN = server_calls() + [call(1.034, 1.0345, "shutdown", sid=CONNECTION)]
                  "close() the connection: that is what sends the FIN", id="FIN before close"),
     pytest.param(server_calls(), MESSAGE, tcp_wire(server_fin=None), "no FIN left h2",
                  "close() the connection: that is what sends the FIN", id="no FIN"),
+    pytest.param(server_calls(), MESSAGE, wire_of([(1.010, tcp_frame(H1, H2, CLIENT, 9999, "S", 1000)),
+                                                   (1.011, tcp_frame(H2, H1, 9999, CLIENT, "RA", 0, 1001))]),
+                 "the client never connected, so the echo could not be checked", BLAMED.format("tcp_echo_client"),
+                 id="the client connected to another port"),
+    pytest.param(server_calls(), MESSAGE, wire_of([(1.010, tcp_frame(H1, H2, CLIENT, PORT, "A", 1000, 1)),
+                                                   (1.011, tcp_frame(H2, H1, PORT, CLIENT, "R", 1))]),
+                 "the client never connected, so the echo could not be checked", BLAMED.format("tcp_echo_client"),
+                 id="a stray ACK is no connection"),
+    pytest.param(server_calls(), MESSAGE, reshaped(refused_wire(), add=[
+                     (1.012, tcp_frame(H2, H1, 9999, 41001, "SA", 7000, 1))]),
+                 f"h2's kernel answered h1's SYN to port {PORT} with a reset",
+                 "nothing listened on the port the client was given: bind((my_ip, port)), then listen()",
+                 id="refused, while another port of h2 answered"),
+    pytest.param(on_else(server_calls(), "bind", 1.0015), MESSAGE, tcp_wire(),
+                 "calls: socket, setsockopt, socket, bind, listen, accept, recv, sendall, close, close",
+                 "bind() is missing or out of place: socket, bind, listen, accept, recv, send, close",
+                 id="bound another socket than the listener"),
+    pytest.param(on_else(server_calls(), "setsockopt", 1.0005), MESSAGE, tcp_wire(),
+                 "calls: socket, socket, setsockopt, bind, listen, accept, recv, sendall, close, close",
+                 "call setsockopt(SOL_SOCKET, SO_REUSEADDR, 1) before bind(): the restart experiment shows what "
+                 "happens without it", id="SO_REUSEADDR on another socket"),
+    pytest.param(on_else(server_calls(), "recv", 1.0126), MESSAGE, tcp_wire(),
+                 "calls: socket, setsockopt, bind, listen, accept, socket, recv, sendall, close, close",
+                 "recv() on the connection is missing or out of place: recv() from the socket accept() returned, "
+                 "then sendall() the bytes back on it", id="receives on another socket"),
+    pytest.param(server_calls(), MESSAGE, tcp_wire(echo=b""), f"the client sent {MESSAGE!r}; h2 sent back nothing",
+                 "send back exactly the bytes recv() gave you, with sendall()", id="sends back nothing"),
+    pytest.param(server_calls(close_connection=False) + [call(1.0002, 1.0002, "socket", sid=CONNECTION),
+                                                         call(1.0003, 1.0003, "close", sid=CONNECTION)],
+                 MESSAGE, tcp_wire(server_fin=1.060), "close() was never called on the connection accept() returned",
+                 "close() the connection (or use `with connection:`): the FIN must come from your close(), not from "
+                 "Python freeing the socket when the function returns", id="closed an earlier socket with its id"),
 ])
 def test_tcp_server_mistakes_get_their_hint(calls, value, wire, detail, hint):
     verdict = grade("tcp-server", evidence(calls, client_calls(), server_value=value), wire)
@@ -300,6 +351,59 @@ def test_tcp_server_mistakes_get_their_hint(calls, value, wire, detail, hint):
 def test_a_shutdown_before_close_on_the_connection_sends_the_fin_and_passes():
     verdict = grade("tcp-server", evidence(SHUTDOWN, client_calls()), tcp_wire(server_fin=1.0342))
     assert verdict.status == PASS and verdict.detail.endswith("shutdown() on the connection sent the FIN")
+
+
+SHUTDOWN_AT_ONCE = server_calls(close_connection=False) + [call(1.034, 1.0341, "shutdown", sid=CONNECTION),
+                                                           call(1.0344, 1.0345, "close", sid=CONNECTION)]
+
+
+@pytest.mark.parametrize("calls, fin, ender", [
+    (server_calls(), 1.0385, "close"),         # stamped by the kernel just before close() started: its FIN
+    (SHUTDOWN, 1.040, "close"),                # a shutdown(SHUT_RD) sends nothing: close() sent the FIN
+    (SHUTDOWN_AT_ONCE, 1.0338, "shutdown"),    # both a hair after the FIN's stamp: the first one sent it
+])
+def test_the_fin_is_put_down_to_the_call_that_sent_it(calls, fin, ender):
+    verdict = grade("tcp-server", evidence(calls, client_calls()), tcp_wire(server_fin=fin))
+    assert verdict.status == PASS and verdict.detail.endswith(f"; {ender}() on the connection sent the FIN")
+
+
+def test_the_times_in_the_details_are_read_from_the_wire_and_the_trace():
+    calls = moved(moved(server_calls(), "accept", 1.004, 1.0185), "recv", 1.019, 1.021)
+    verdict = grade("tcp-server", evidence(calls, client_calls()), tcp_wire())
+    assert verdict.status == PASS and verdict.detail.startswith(
+        "listen() sent nothing; h2's kernel sent the SYN-ACK while accept() was still waiting, and accept() "
+        "returned 6.50 ms after h1's ACK;")
+    verdict = grade("tcp-client", evidence(server_calls(), moved(client_calls(), "connect", 1.005, 1.0175)),
+                    tcp_wire())
+    assert verdict.status == PASS and verdict.detail.startswith(
+        "connect() sent the SYN and returned 6.50 ms after the SYN-ACK arrived;")
+
+
+OTHER_CONNECTIONS = [  # segments of other connections, h1's or h2's, around the echo's own
+    (1.0105, tcp_frame(H2, H1, PORT, 41001, "SA", 7000, 1)), (1.0106, tcp_frame(H2, H1, 9999, CLIENT, "SA", 7000, 1)),
+    (1.0107, tcp_frame(H2, H1, PORT, CLIENT, "RA", 5000, 1)),  # left from an earlier connection on the same ports
+    (1.0115, tcp_frame(H1, H2, 41001, PORT, "A", 1, 7001)), (1.0116, tcp_frame(H1, H2, CLIENT, 9999, "A", 1, 7001)),
+    (1.035, tcp_frame(H2, H1, PORT, 41001, "FA", 7001, 1)), (1.036, tcp_frame(H2, H1, 9999, CLIENT, "FA", 7001, 1)),
+    (1.045, tcp_frame(H1, H2, 41001, PORT, "FA", 1, 7002)), (1.046, tcp_frame(H1, H2, CLIENT, 9999, "FA", 1, 7002)),
+]
+
+
+def test_segments_of_other_connections_do_not_count():
+    ev, wire = evidence(server_calls(), client_calls()), tcp_wire(extra=OTHER_CONNECTIONS)
+    server, client = grade("tcp-server", ev, wire), grade("tcp-client", ev, wire)
+    assert server.status == PASS and server.detail == (
+        "listen() sent nothing; h2's kernel sent the SYN-ACK while accept() was still waiting, and accept() "
+        "returned 0.50 ms after h1's ACK; sendall() sent the echo; close() on the connection sent the FIN")
+    assert client.status == PASS and client.detail == (
+        "connect() sent the SYN and returned 0.50 ms after the SYN-ACK arrived; the message crossed and came "
+        "back to recv(); close() sent the FIN")
+
+
+def test_a_capture_without_the_connections_handshake_still_grades_the_calls():
+    # h2's SYN-ACK and h1's last ACK of the handshake are missing; another connection's SYN-ACK is there
+    wire = reshaped(tcp_wire(), add=OTHER_CONNECTIONS[:1], drop=(1.011, 1.012))
+    verdict = grade("tcp-server", evidence(server_calls(), client_calls()), wire)
+    assert verdict.status == PASS and verdict.detail.endswith("close() on the connection sent the FIN")
 
 
 # --- the TCP client's typical mistakes ---
@@ -354,10 +458,27 @@ NOT_CLOSED = ("close() the socket (or use `with`): the FIN must come from your c
     pytest.param(moved(client_calls(), "close", 1.060, 1.061), MESSAGE, tcp_wire(),
                  "no SYN during connect() or no FIN after close()",
                  "connect() to (server_ip, port) and close() the socket at the end", id="FIN before close"),
+    pytest.param(moved(client_calls(), "connect", 1.030, 1.031), MESSAGE,
+                 tcp_wire(extra=[(1.0302, tcp_frame(H1, H2, 41001, PORT, "S", 9000)),
+                                 (1.0304, tcp_frame(H1, H2, CLIENT, 9999, "S", 9000))]),
+                 "no SYN during connect() or no FIN after close()",
+                 "connect() to (server_ip, port) and close() the socket at the end",
+                 id="only other connections' SYNs during connect"),
+    pytest.param(on_else(without(client_calls(), "close"), "close", 1.045) + [call(1.049, 1.050, "close", sid=ELSE)],
+                 MESSAGE, tcp_wire(), "close() was never called on the connected socket", NOT_CLOSED,
+                 id="closes another socket"),
+    pytest.param(client_calls(), MESSAGE, tcp_wire(echo=b""), "your message reached h2; h2 sent back nothing",
+                 "the server did not echo your message: see the TCP server's check", id="nothing came back"),
 ])
 def test_tcp_client_mistakes_get_their_hint(calls, value, wire, detail, hint):
     verdict = grade("tcp-client", evidence(server_calls(), calls, client_value=value), wire)
     assert (verdict.status, verdict.detail, verdict.hint) == (FAIL, detail, hint)
+
+
+def test_a_client_shutdown_before_close_sends_the_fin_and_passes():
+    calls = client_calls() + [call(1.045, 1.0451, "shutdown", sid=SOCKET)]
+    verdict = grade("tcp-client", evidence(server_calls(), calls), tcp_wire(client_fin=1.0452))
+    assert verdict.status == PASS and verdict.detail.endswith("; shutdown() sent the FIN")
 
 
 # --- the UDP server's typical mistakes ---
@@ -388,10 +509,23 @@ def test_tcp_client_mistakes_get_their_hint(calls, value, wire, detail, hint):
                  "send back exactly the bytes recvfrom() gave you, in one datagram", id="echoes a part"),
     pytest.param(udp_server_calls(), b"echo me", udp_wire(), "returned b'echo me'",
                  "return the data recvfrom() gave you (the first item of its pair)", id="returns other bytes"),
+    pytest.param(udp_server_calls() + [call(1.0015, 1.0015, "accept", "UDP raised Operation not supported")],
+                 MESSAGE, udp_wire(), "calls: socket, bind, accept, recvfrom, sendto, close",
+                 "a UDP server has no listen() or accept(): bind(), then recvfrom()", id="accept"),
+    pytest.param(udp_server_calls(), MESSAGE, udp_wire(to=OTHER),
+                 "the client sent nothing instead of its message, so the echo could not be checked",
+                 BLAMED.format("udp_echo_client"), id="the client wrote to another address"),
 ])
 def test_udp_server_mistakes_get_their_hint(calls, value, wire, detail, hint):
     verdict = grade("udp-server", evidence(calls, udp_client_calls(), server_value=value, kind="udp"), wire)
     assert (verdict.status, verdict.detail, verdict.hint) == (FAIL, detail, hint)
+
+
+@pytest.mark.parametrize("error", [ICMP(type=3, code=4), ICMP(type=5, code=3)])  # not "port unreachable"
+def test_other_icmp_errors_from_h2_are_not_a_port_nobody_bound(error):
+    wire = reshaped(udp_wire(), add=[(1.0101, frame(H2, H1, error, bytes(IP(src=H1, dst=H2) / UDP())))])
+    verdict = grade("udp-server", evidence(udp_server_calls(), udp_client_calls(), kind="udp"), wire)
+    assert verdict.status == PASS, verdict
 
 
 # --- the UDP client's typical mistakes ---
@@ -425,10 +559,30 @@ UNREACHABLE = [call(1.005, 1.005, "socket", "UDP", SOCKET),
                  "recvfrom() is missing or out of place: socket, sendto, recvfrom, close", id="no recvfrom"),
     pytest.param(udp_client_calls(), b"echo me", udp_wire(), "returned b'echo me'",
                  "return the data recvfrom() gave (the first item of its pair)", id="returns other bytes"),
+    pytest.param(udp_client_calls(), MESSAGE, wire_of([(1.010, frame(H1, H2, UDP(sport=CLIENT, dport=PORT), MESSAGE)),
+                                                       (1.020, frame(H2, OTHER, UDP(sport=PORT, dport=CLIENT),
+                                                                     MESSAGE))]),
+                 f"no echo came back to {H1}:{CLIENT}",
+                 "your recvfrom() waited for an echo that went elsewhere: see the UDP server's check",
+                 id="the echo went to another address"),
+    pytest.param(on_else(udp_client_calls(), "recvfrom", 1.0055), MESSAGE, udp_wire(),
+                 "calls: socket, socket, sendto, recvfrom, close",
+                 "recvfrom() is missing or out of place: socket, sendto, recvfrom, close",
+                 id="receives on another socket"),
+    pytest.param([dataclasses.replace(c, name="sendmsg") if c.name == "sendto" else c for c in udp_client_calls()],
+                 MESSAGE, udp_wire(), "calls: socket, sendmsg, recvfrom, close",
+                 "sendto() is missing or out of place: socket, sendto, recvfrom, close", id="no send the lab knows"),
 ])
 def test_udp_client_mistakes_get_their_hint(calls, value, wire, detail, hint):
     verdict = grade("udp-client", evidence(udp_server_calls(), calls, client_value=value, kind="udp"), wire)
     assert (verdict.status, verdict.detail, verdict.hint) == (FAIL, detail, hint)
+
+
+def test_a_connect_on_another_socket_is_not_said_to_set_up_the_clients():
+    calls = udp_client_calls() + [call(1.0055, 1.0055, "socket", "UDP", ELSE),
+                                  call(1.006, 1.006, "connect", f"UDP ('{H2}', {PORT})", ELSE)]
+    verdict = grade("udp-client", evidence(udp_server_calls(), calls, kind="udp"), udp_wire())
+    assert verdict.status == PASS and verdict.detail.startswith("sendto() put the message on the wire")
 
 
 # --- the trace as the ladder draws it, and as it comes back from the sandbox ---
@@ -450,6 +604,62 @@ def test_a_trace_comes_back_as_calls_of_a_role_and_odd_ids_are_dropped():
     assert role == Role((Call(1.0, 1.5, "accept", "TCP from x", 7, 8), Call(2.0, 2.0, "close", "TCP", None, None),
                          Call(3.0, 3.0, "bind", "TCP", None, None)), MESSAGE, DONE)
     assert Call.of((1.0, 1.0, "connect_ex", "TCP gave ECONNREFUSED", 3)).failed
+
+
+def test_a_call_is_found_by_its_whole_name_at_any_time():
+    calls = [Call(0.0, 0.0, "socket", "TCP", 1), Call(0.2, 0.3, "send", "TCP", 1)]
+    assert find(calls, "socket") == calls[0] and find(calls, "sendall") is None  # "send" is not "sendall"
+    assert sequence(calls, [("socket",), ("send", "sendall")]) == (calls, None)
+
+
+def test_an_id_is_taken_again_only_by_a_new_socket_or_connection_meanwhile():
+    new_socket, new_connection = Call(1.5, 1.5, "socket", "TCP", CONNECTION), Call(1.5, 1.6, "accept", "TCP", 11, 12)
+    assert recreated([new_socket], CONNECTION, 1.0, 2.0) and recreated([new_connection], CONNECTION, 1.0, 2.0)
+    assert not recreated([new_socket, new_connection], CONNECTION, 2.0, 3.0)  # before that span
+    assert not recreated([Call(1.5, 1.6, "accept", "TCP", 11, 14)], CONNECTION, 1.0, 2.0)  # another id
+    assert not recreated([Call(1.5, 1.5, "close", "TCP", CONNECTION)], CONNECTION, 1.0, 2.0)
+
+
+def tcp_connection(port: int, isn: int, pieces: list[bytes], order: list[int], dst: str = H2,
+                   at: float = 1.0) -> list:
+    """(time, frame) of h1's SYN from port at `at`, then its pieces of data sent in that order."""
+    frames, seq = [(at, tcp_frame(H1, dst, port, PORT, "S", isn))], (isn + 1) % 2**32
+    starts = []
+    for piece in pieces:
+        starts.append(seq)
+        seq = (seq + len(piece)) % 2**32
+    for i, index in enumerate(order):
+        frames.append((at + 0.010 + i / 1000, tcp_frame(H1, dst, port, PORT, "PA", starts[index], 1, pieces[index])))
+    return frames
+
+
+ECHO = Echo(client_ip=H1, server_ip=H2, port=PORT, message=MESSAGE)
+
+
+@pytest.mark.parametrize("isn", [1000, 2**31 - 3, 2**32 - 10])  # the last wraps past 2**32 mid-message
+def test_a_message_in_pieces_is_read_in_sequence_order_whatever_the_isn(isn):
+    pieces = [MESSAGE[:7], MESSAGE[7:15], MESSAGE[15:]]
+    wire = wire_of(tcp_connection(CLIENT, isn, pieces, [1, 0, 2]))
+    assert connection_of(wire, ECHO) == (CLIENT, repr(MESSAGE))
+
+
+def test_each_connection_is_read_from_its_own_isn_and_only_to_the_server():
+    first = tcp_connection(41001, 1005, [b"hi"], [0])
+    second = tcp_connection(CLIENT, 1000, [MESSAGE[:7], MESSAGE[7:]], [0, 1], at=1.1)
+    assert connection_of(wire_of(first + second), ECHO) == (CLIENT, f"b'hi'; {MESSAGE!r}")
+    elsewhere = tcp_connection(CLIENT, 1000, [MESSAGE], [0], dst=OTHER)
+    assert connection_of(wire_of(elsewhere), ECHO) == (None, "nothing")
+
+
+def test_a_runs_ports_are_free_to_bind_and_its_message_a_few_words_and_a_number():
+    for seed in range(200):
+        drawn = draw(random.Random(seed))
+        ports = [drawn.tcp, drawn.udp, *drawn.restart, drawn.nobody]
+        # all different, not well known, below Linux's ephemeral range where the clients' ports come from
+        assert len(set(ports)) == 5 and all(type(port) is int and 1024 <= port < 32768 for port in ports)
+        words, number = drawn.message.decode().rsplit(" #", 1)
+        assert 2 <= len(words.split(" ")) <= 7 and set(words.split(" ")) <= set(WORDS)
+        assert number.isdigit() and len(number) <= 6
 
 
 # --- real networks ---

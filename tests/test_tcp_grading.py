@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
+from scapy.packet import Raw
 
 from conftest import ROOT
 from lab.capture import Frame
@@ -19,10 +20,12 @@ from lab.exercise import Outcome
 from lab.grading import CONSTANT_HINT, LAB_FAULT
 from lab.labs import tcp_handshake, tcp_teardown
 from lab.loader import load_file
+from lab.peers import states
 from lab.runner import grade
 from lab.sandbox import DONE, RAISED
-from lab.segments import Ends, Prediction, ack_cases, ack_hint, misaddressed, next_seq, reply_to
-from lab.wire import Wire
+from lab.segments import (WORDS, Ends, Prediction, ack_cases, ack_hint, craft, message, misaddressed, next_seq,
+                          ports, predict, reply_to, show_states)
+from lab.wire import Wire, flag_names
 
 H1, H2 = "10.40.7.1", "10.40.7.2"
 CLIENT, SERVER = 47011, 2917
@@ -52,6 +55,20 @@ def assert_verdict(verdict, status: str, hint: str = "") -> None:
     assert hint in verdict.hint and (hint or status == PASS or verdict.hint), verdict
 
 
+def sent_as(raw: bytes) -> str:
+    """The detail a mistake in this frame's segment gets: what was sent, as a student reads it."""
+    tcp = Ether(raw)[TCP]
+    return f"sent {flag_names(tcp)} seq={tcp.seq} ack={tcp.ack} len={len(tcp.payload)}"
+
+
+def assert_mistake(verdict, raw: bytes, hint: str) -> None:
+    """A failed verdict with exactly this hint, its detail the segment as it was sent."""
+    assert (verdict.status, verdict.detail, verdict.hint) == (FAIL, sent_as(raw), hint), verdict
+
+
+SHAPE = "IP(src=..., dst=...) / TCP(sport=..., dport=..., flags=..., seq=..., ack=...)"
+
+
 # --- tcp-handshake: syn ---
 
 OTHER = (H1, "10.40.7.9", 33333, 4444)
@@ -74,28 +91,52 @@ def test_syn_right_passes():
     assert f"SYN seq=x={X}" in verdict.detail and "3 SYNs asked for, 3 different ISNs" in verdict.detail
 
 
+ADDRESSES = f"the addresses are {{}} > {{}}: h1 is {H1} and h2 {H2}; take them from the arguments"
+
+
 @pytest.mark.parametrize("fields, hint", [
-    ({"flags": "SA"}, "flags are SYN,ACK: a SYN opening a connection has only SYN set"),
-    ({"flags": "A"}, "has only SYN set (flags='S')"),
-    ({"data": b"hi"}, "a SYN carries no data here"),
+    ({"flags": "SA"}, "flags are SYN,ACK: a SYN opening a connection has only SYN set (flags='S')"),
+    ({"flags": "A"}, "flags are ACK: a SYN opening a connection has only SYN set (flags='S')"),
+    ({"data": b"hi"}, "a SYN carries no data here: data comes after the handshake"),
     ({"dport": 5000}, f"dport is 5000: h2 listens on port {SERVER}, your peer_port"),
-    ({"sport": 40000}, f"sport is 40000: use my_port ({CLIENT})"),
-    ({"dst": "10.0.0.2"}, f"the addresses are {H1} > 10.0.0.2: h1 is {H1} and h2 {H2}"),
-    ({"src": "10.0.0.1"}, "take them from the arguments"),
+    ({"sport": 40000}, f"sport is 40000: use my_port ({CLIENT}), where h2's answer will go"),
+    ({"dst": "10.0.0.2"}, ADDRESSES.format(H1, "10.0.0.2")),
+    ({"src": "10.0.0.1"}, ADDRESSES.format("10.0.0.1", H2)),
 ])
 def test_syn_typical_mistakes(fields, hint):
-    assert_verdict(syn_verdict(answered=False, **fields), FAIL, hint)
+    syn = frame(**{"flags": "S", "seq": X, **fields})
+    assert_mistake(syn_verdict(answered=False, **fields), syn, hint)
+
+
+NO_SYN_ACK = "h2 did not answer with a SYN-ACK; check the IP source"
 
 
 def test_syn_needs_the_syn_ack_answer():
-    assert_verdict(syn_verdict(answered=False), FAIL, "h2 did not answer with a SYN-ACK; check the IP source")
+    assert_mistake(syn_verdict(answered=False), frame(flags="S", seq=X), NO_SYN_ACK)
     # h2 answered only the reference's SYN, sent in its place
-    assert_verdict(syn_verdict(fallback_at=1.0005), FAIL, "h2 did not answer")
+    assert_mistake(syn_verdict(fallback_at=1.0005), frame(flags="S", seq=X), NO_SYN_ACK)
+
+
+@pytest.mark.parametrize("reply, when", [
+    (frame(H2, H1, SERVER, CLIENT, "SA", Y, X + 1), 0.990),  # before the SYN: an answer to something else
+    (frame(H2, H1, 2918, CLIENT, "SA", Y, X + 1), 1.001),    # from another server port
+    (frame(H2, H1, SERVER, 40000, "SA", Y, X + 1), 1.001),   # to another client port
+    (frame(H2, H1, SERVER, CLIENT, "RA", 0, X + 1), 1.001),  # a reset: nothing listened
+])
+def test_syn_answered_only_by_h2s_syn_ack_to_this_syn(reply, when):
+    syn = frame(flags="S", seq=X)
+    ev = tcp_handshake.Evidence(ends=ENDS, syn=sent(syn), syn_states="LISTEN, SYN_RECV", other_syns=OTHER_SYNS,
+                                wanted_syns=WANTED)
+    capture = Wire(sorted([Frame(1.0, "s1-eth1", syn), Frame(when, "s1-eth1", reply)], key=lambda f: f.time))
+    assert_mistake(tcp_handshake.grade_syn(ev, capture), syn, NO_SYN_ACK)
 
 
 def test_syn_answered_wrong_or_without_syn_recv_is_the_labs_fault():
-    assert_verdict(syn_verdict(answer_ack=X + 7), FAIL, LAB_FAULT)
-    assert_verdict(syn_verdict(states="LISTEN"), FAIL, LAB_FAULT)
+    verdict = syn_verdict(answer_ack=X + 7)
+    assert (verdict.status, verdict.detail, verdict.hint) == (FAIL, f"SYN-ACK ack={X + 7}, h2: LISTEN, SYN_RECV",
+                                                              LAB_FAULT)
+    verdict = syn_verdict(states="LISTEN")
+    assert (verdict.status, verdict.detail, verdict.hint) == (FAIL, f"SYN-ACK ack={X + 1}, h2: LISTEN", LAB_FAULT)
 
 
 def test_syn_not_a_packet_or_missing_from_the_capture():
@@ -110,10 +151,15 @@ def test_syn_not_a_packet_or_missing_from_the_capture():
 def test_syn_isn_must_differ_between_syns():
     same = ((DONE, (H1, H2, CLIENT, SERVER, "S", 0, X)), (DONE, (*OTHER, "S", 0, 5)))
     verdict = syn_verdict(other_syns=same)
-    assert_verdict(verdict, FAIL, "your ISN is the same in two SYNs")
-    assert "random.randint(0, 2**32 - 1)" in verdict.hint and f"ISNs of 3 SYNs: {X}, {X}, 5" in verdict.detail
+    assert (verdict.status, verdict.detail, verdict.hint) == (
+        FAIL, f"ISNs of 3 SYNs: {X}, {X}, 5",
+        "your ISN is the same in two SYNs: draw it at random, e.g. random.randint(0, 2**32 - 1)")
     counted = ((DONE, (H1, H2, CLIENT, SERVER, "S", 0, X + 1)), (DONE, (*OTHER, "S", 0, X + 2)))
-    assert_verdict(syn_verdict(other_syns=counted), FAIL, "your ISNs are only 1 apart")
+    verdict = syn_verdict(other_syns=counted)
+    assert (verdict.status, verdict.detail, verdict.hint) == (
+        FAIL, f"ISNs of 3 SYNs: {X}, {X + 1}, {X + 2}",
+        "your ISNs are only 1 apart: whoever saw one guesses the next; draw each at random, "
+        "e.g. random.randint(0, 2**32 - 1)")
     wrapped = ((DONE, (H1, H2, CLIENT, SERVER, "S", 0, 2**32 - 3)), (DONE, (*OTHER, "S", 0, 9**9)))
     assert_verdict(syn_verdict(seq=2, other_syns=wrapped), FAIL, "only 5 apart")  # 2 and 2**32 - 3
     near = ((DONE, (H1, H2, CLIENT, SERVER, "S", 0, X + 1023)), (DONE, (*OTHER, "S", 0, 9**9)))
@@ -122,19 +168,47 @@ def test_syn_isn_must_differ_between_syns():
     assert_verdict(syn_verdict(other_syns=far), PASS)
 
 
+ASKED = "right in 2 of 3 cases: asked for a SYN from 10.40.7.1:33333 to 10.40.7.9:4444"
+
+
 def test_syn_hidden_cases_follow_their_arguments():
     hard_coded = ((DONE, (H1, H2, CLIENT, SERVER, "S", 0, 77777)), (DONE, (H1, H2, CLIENT, SERVER, "S", 0, 999999)))
     verdict = syn_verdict(other_syns=hard_coded)
-    assert_verdict(verdict, FAIL, "build the SYN from the arguments (my_ip, peer_ip, my_port, peer_port)")
-    assert "right in 2 of 3 cases" in verdict.detail and "IP destination '10.40.7.2'" in verdict.detail
-    with_ack = ((DONE, (H1, H2, CLIENT, SERVER, "S", 0, 77777)), (DONE, (*OTHER, "SA", 0, 999999)))
-    assert "yours had flags 'SA'" in syn_verdict(other_syns=with_ack).detail
+    assert (verdict.status, verdict.detail, verdict.hint) == (
+        FAIL, f"{ASKED}, yours had IP destination '10.40.7.2'",
+        "build the SYN from the arguments (my_ip, peer_ip, my_port, peer_port), not from values seen in one run")
     constant = ((DONE, (H1, H2, CLIENT, SERVER, "S", 0, X)), (DONE, (H1, H2, CLIENT, SERVER, "S", 0, X)))
-    assert_verdict(syn_verdict(other_syns=constant), FAIL, CONSTANT_HINT)
+    verdict = syn_verdict(other_syns=constant)
+    assert (verdict.status, verdict.detail, verdict.hint) == (
+        FAIL, "the same SYN for two connections; right in 2 of 3 cases", CONSTANT_HINT)
     failing = ((DONE, (H1, H2, CLIENT, SERVER, "S", 0, 77777)), (RAISED, "line 3 in build_syn: KeyError: 'x'"))
     verdict = syn_verdict(other_syns=failing)
-    assert_verdict(verdict, FAIL, "fix the error above: build_syn must work for any connection")
-    assert "KeyError" in verdict.detail
+    assert (verdict.status, verdict.detail, verdict.hint) == (
+        FAIL, f"{ASKED}, no answer: line 3 in build_syn: KeyError: 'x'",
+        "fix the error above: build_syn must work for any connection it is asked for")
+
+
+def test_a_hidden_syn_is_read_as_the_grader_compares_it():
+    args = (H1, H2, CLIENT, SERVER)
+    right = IP(src=H1, dst=H2) / TCP(sport=CLIENT, dport=SERVER, flags="S", seq=X)
+    assert tcp_handshake.syn_fields(right) == (*tcp_handshake.wanted_syn(*args), X) == (*args, "S", 0, X)
+    with_data = IP(src=H1, dst=H2) / TCP(sport=CLIENT, dport=SERVER, flags="SA", seq=X) / b"hi"
+    assert tcp_handshake.syn_fields(with_data) == (*args, "SA", 2, X)
+
+
+@pytest.mark.parametrize("field, value, named", [
+    (0, "10.40.7.7", "IP source '10.40.7.7'"),
+    (1, "10.40.7.2", "IP destination '10.40.7.2'"),
+    (2, CLIENT, f"sport {CLIENT}"),
+    (3, SERVER, f"dport {SERVER}"),
+    (4, "SA", "flags 'SA'"),
+    (5, 4, "data length 4"),
+])
+def test_a_hidden_syn_names_the_first_field_not_from_its_arguments(field, value, named):
+    fields = [*OTHER, "S", 0, 999999]
+    fields[field] = value
+    verdict = syn_verdict(other_syns=(OTHER_SYNS[0], (DONE, tuple(fields))))
+    assert verdict.status == FAIL and verdict.detail == f"{ASKED}, yours had {named}"
 
 
 # --- tcp-handshake: ack ---
@@ -159,16 +233,32 @@ def test_ack_right_passes():
     ({"seq": X}, "seq=x: your SYN used up x, so this segment's seq is x+1"),
     ({"seq": X + 5}, "seq is x+5: after the SYN, your next number is x+1"),
     ({"sport": SERVER, "dport": CLIENT}, f"swap the SYN-ACK's ports: the ACK goes from {CLIENT} to {SERVER}"),
-    ({"sport": 40000}, f"from {CLIENT} to {SERVER}"),
-    ({"src": "10.0.0.1", "dst": "10.0.0.2"}, "the addresses are 10.0.0.1 > 10.0.0.2"),
+    ({"sport": 40000}, f"swap the SYN-ACK's ports: the ACK goes from {CLIENT} to {SERVER}"),
+    ({"src": "10.0.0.1", "dst": "10.0.0.2"}, ADDRESSES.format("10.0.0.1", "10.0.0.2")),
 ])
 def test_ack_typical_mistakes(change, hint):
-    assert_verdict(ack_verdict(**change), FAIL, hint)
+    fields = {"flags": "A", "seq": X + 1, "ack": Y + 1, **change}
+    assert_mistake(ack_verdict(**change), frame(**fields), hint)
 
 
 def test_ack_not_taken_by_h2():
-    assert_verdict(ack_verdict(fallback_at=1.5), FAIL, "h2 did not reach ESTABLISHED; check the addresses")
-    assert_verdict(ack_verdict(states="LISTEN, SYN_RECV"), FAIL, "h2 did not reach ESTABLISHED")
+    right = frame(seq=X + 1, ack=Y + 1)
+    assert_mistake(ack_verdict(fallback_at=1.5), right, "h2 did not reach ESTABLISHED; check the addresses")
+    assert_mistake(ack_verdict(states="LISTEN, SYN_RECV"), right, "h2 did not reach ESTABLISHED; check the addresses")
+
+
+@pytest.mark.parametrize("module, grader, field, shape", [
+    (tcp_handshake, "grade_syn", "syn", SHAPE),
+    (tcp_handshake, "grade_ack", "ack", SHAPE),
+    (tcp_handshake, "grade_data", "data", SHAPE + " / data"),
+    (tcp_teardown, "grade_fin", "fin", SHAPE),
+    (tcp_teardown, "grade_last_ack", "last_ack", SHAPE),
+])
+def test_a_builder_that_returned_no_packet_is_shown_the_shape_of_one(module, grader, field, shape):
+    ev = module.Evidence(ends=ENDS, **{field: Sent("returned str, not a scapy packet")})
+    verdict = getattr(module, grader)(ev, wire())
+    assert (verdict.status, verdict.detail, verdict.hint) == (
+        FAIL, "returned str, not a scapy packet", f"return a whole packet: {shape}")
 
 
 # --- tcp-handshake: data ---
@@ -186,25 +276,40 @@ def test_data_right_passes():
     assert f"12 bytes at seq=x+1; h2 acknowledged ack={X + 13}" in verdict.detail
 
 
+OTHER_BYTES = f"send the data argument, here 12 bytes {DATA!r}"
+
+
 @pytest.mark.parametrize("change, hint", [
     ({"carried": b""}, "the segment carries no data: IP(...) / TCP(...) / data"),
-    ({"carried": b"hello, h2\n"}, "it carries b'hello, h2\\n': send the data argument, here 12 bytes"),
-    ({"carried": b"HELLO THERE\n"}, "send the data argument"),  # the right length, other bytes
-    ({"carried": DATA[:-1]}, "send the data argument"),
-    ({"seq": X + 2}, "seq=x+2: the pure ACK before carried no data and used no number"),
+    ({"carried": b"hello, h2\n"}, f"it carries b'hello, h2\\n': {OTHER_BYTES}"),
+    ({"carried": b"HELLO THERE\n"}, f"it carries b'HELLO THERE\\n': {OTHER_BYTES}"),  # the right length
+    ({"carried": DATA[:-1]}, f"it carries {DATA[:-1]!r}: {OTHER_BYTES}"),
+    ({"seq": X + 2}, "seq=x+2: the pure ACK before carried no data and used no number; data starts at x+1"),
     ({"seq": X}, "seq is x+0: the first data byte is number x+1"),
     ({"flags": "P"}, "after the handshake every segment carries ACK: flags='PA'"),
     ({"ack": Y}, "ack is y+0: you still expect h2's byte y+1"),
     ({"sport": 40000, "dport": 5000}, f"keep the connection's ports: from {CLIENT} to {SERVER}"),
-    ({"src": "10.0.0.1"}, "the addresses are 10.0.0.1 > 10.40.7.2"),
+    ({"src": "10.0.0.1"}, ADDRESSES.format("10.0.0.1", H2)),
 ])
 def test_data_typical_mistakes(change, hint):
-    assert_verdict(data_verdict(**change), FAIL, hint)
+    fields = {"flags": "PA", "seq": X + 1, "ack": Y + 1, "data": DATA, **change}
+    fields["data"] = fields.pop("carried", DATA)
+    assert_mistake(data_verdict(**change), frame(**fields), hint)
+
+
+def test_data_hint_shows_the_first_24_bytes_of_each_side():
+    message, carried = b"a line longer than twenty-four bytes\n", b"another line, also longer than 24\n"
+    segment = frame(flags="PA", seq=X + 1, ack=Y + 1, data=carried)
+    ev = tcp_handshake.Evidence(ends=ENDS, x=X, y=Y, data=sent(segment), message=message, received=carried)
+    assert_mistake(tcp_handshake.grade_data(ev, wire(segment)), segment,
+                   "it carries b'another line, also longe': send the data argument, "
+                   "here 37 bytes b'a line longer than twent'")
 
 
 def test_data_not_received_by_h2s_application():
-    assert_verdict(data_verdict(fallback_at=1.5), FAIL, "h2's application did not receive the bytes")
-    assert_verdict(data_verdict(received=b""), FAIL, "h2's application did not receive the bytes")
+    right = frame(flags="PA", seq=X + 1, ack=Y + 1, data=DATA)
+    assert_mistake(data_verdict(fallback_at=1.5), right, "h2's application did not receive the bytes")
+    assert_mistake(data_verdict(received=b""), right, "h2's application did not receive the bytes")
 
 
 # --- tcp-handshake: expected-ack, and the ACK hints both labs share ---
@@ -248,17 +353,22 @@ def test_expected_ack_hidden_cases():
     # an answer not wrapped at 2**32 is the same number
     unwrapped = tuple((DONE, seq + length + ("S" in f) + ("F" in f)) for f, seq, length in SHAPES)
     assert_verdict(expected_verdict(X + 11, cases=unwrapped), PASS)
-    assert_verdict(expected_verdict(X + 11, cases=((DONE, X + 11),) * len(SHAPES)), FAIL, CONSTANT_HINT)
+    verdict = expected_verdict(X + 11, cases=((DONE, X + 11),) * len(SHAPES))
+    assert (verdict.status, verdict.detail, verdict.hint) == (
+        FAIL, f"right in 1 of 6 cases: {X + 11} for every segment asked about", CONSTANT_HINT)
     failing = ((RAISED, "line 2 in expected_ack: IndexError"),) + RIGHT[1:]
     verdict = expected_verdict(X + 11, cases=failing)
-    assert_verdict(verdict, FAIL, "fix the error above: the function must answer for any segment")
-    assert "right in 5 of 6 cases" in verdict.detail and "IndexError" in verdict.detail
+    assert (verdict.status, verdict.detail, verdict.hint) == (
+        FAIL, "right in 5 of 6 cases: for a PSH,ACK segment seq=100 with 30 bytes of data, "
+              "no answer: line 2 in expected_ack: IndexError",
+        "fix the error above: the function must answer for any segment")
     plus_one = RIGHT[:1] + ((DONE, 7001),) + RIGHT[2:]  # the pure ACK given a number of its own
     assert_verdict(expected_verdict(X + 11, cases=plus_one), FAIL, "only SYN and FIN take a sequence number")
 
 
 def test_expected_ack_without_h2s_ack_is_the_labs_fault():
-    assert_verdict(expected_verdict(X + 11, real=None), FAIL, LAB_FAULT)
+    verdict = expected_verdict(X + 11, real=None)
+    assert (verdict.status, verdict.detail, verdict.hint) == (FAIL, "no ACK from h2 was captured", LAB_FAULT)
 
 
 def test_expected_ack_after_a_fallback_judges_by_the_segment():
@@ -266,16 +376,32 @@ def test_expected_ack_after_a_fallback_judges_by_the_segment():
     assert_verdict(expected_verdict(X + 11, real=X + 23, fallback_at=1.5), PASS)
     assert_verdict(expected_verdict(X + 23, real=X + 23, fallback_at=1.5), FAIL, "plus one per byte of data")
     assert_verdict(expected_verdict(X + 11, real=X + 23), FAIL)  # no fallback: h2's ACK is the truth
+    # whatever h2 acknowledged after a fallback (here the data's seq minus its length), the segment decides
+    verdict = expected_verdict(X + 11, real=X + 1 - 10, fallback_at=1.5)
+    assert verdict.status == PASS and verdict.detail.startswith(f"ack = seq + 10 bytes = {X + 11}, as h2's")
 
 
-def test_ack_hint_names_the_mistake():
-    assert "not the segment's own seq" in ack_hint(100, "PA", 100, 30)
-    assert "a FIN takes one sequence number" in ack_hint(62, "FPA", 50, 12)
-    assert "a SYN takes one sequence number" in ack_hint(50, "S", 50, 0)
-    assert "one sequence number per byte" in ack_hint(51, "FPA", 50, 12)
-    assert "one sequence number per byte" in ack_hint(52, "FPA", 50, 12)
-    assert "only SYN and FIN" in ack_hint(7001, "A", 7000, 0)
-    assert "plus one for a SYN or a FIN" in ack_hint(7005, "A", 7000, 0)
+OWN_SEQ = "an ACK number names the next byte expected, not the segment's own seq: add what it takes"
+FIN_TAKES_ONE = "a FIN takes one sequence number although it carries no data: add 1 for it"
+PER_BYTE = "data takes one sequence number per byte: add len(data) bytes, not 1"
+ONLY_SYN_FIN = "only SYN and FIN take a sequence number of their own; data takes one per byte, len(data)"
+THE_RULE = "the segment's seq, plus one per byte of data, plus one for a SYN or a FIN"
+
+
+@pytest.mark.parametrize("value, shape, hint", [
+    (100, ("PA", 100, 30), OWN_SEQ),
+    (62, ("FPA", 50, 12), FIN_TAKES_ONE),
+    (50, ("S", 50, 0), "a SYN takes one sequence number although it carries no data: add 1 for it"),
+    (51, ("FPA", 50, 12), PER_BYTE),
+    (52, ("FPA", 50, 12), PER_BYTE),         # 1 for the FIN, 1 for all the data
+    (101, ("PA", 100, 2), PER_BYTE),         # two bytes: 1 is not len(data)
+    (103, ("PA", 100, 2), ONLY_SYN_FIN),     # one too many: data has no number of its own
+    (7001, ("A", 7000, 0), ONLY_SYN_FIN),
+    (7005, ("A", 7000, 0), THE_RULE),
+    (2**32 - 5, ("PA", 100, 30), THE_RULE),  # 105 below the seq: far off
+])
+def test_ack_hint_names_the_mistake(value, shape, hint):
+    assert ack_hint(value, *shape) == hint
 
 
 def test_hidden_ack_cases_are_right_by_construction():
@@ -289,6 +415,71 @@ def test_hidden_ack_cases_are_right_by_construction():
         assert reference.expected_ack(segment) == truth
     again = ack_cases(random.Random(8), H1, H2)[2]
     assert again != shapes  # drawn: another run, other seqs and lengths
+
+
+def test_hidden_ack_segments_look_like_captured_ones():
+    for seed in range(40):
+        args, _, shapes = ack_cases(random.Random(seed), H1, H2)
+        for (segment,), (flags, seq, length) in zip(args, shapes):
+            tcp = segment[TCP]
+            assert (segment[IP].src, segment[IP].dst) == (H1, H2)
+            assert len({tcp.sport, tcp.dport}) == 2 and min(tcp.sport, tcp.dport) >= 1024
+            assert (length > 0) == ("P" in flags) and length <= 1460  # data fits one segment
+            assert (Raw in segment) == (length > 0)  # no empty data layer a student's code could trip on
+            assert (tcp.ack != 0) == ("A" in flags)  # an ack number exactly when the ACK flag says so
+
+
+def test_a_runs_ports_are_different_and_none_is_well_known():
+    for seed in range(200):
+        drawn = ports(random.Random(seed), 5)
+        assert len(set(drawn)) == 5 and all(1024 <= port < 2**16 for port in drawn)
+    assert min(ports(random.Random(3), 50000)) == 1024  # the first port that is not well known
+
+
+def test_a_runs_message_is_a_line_of_a_few_words_that_changes_from_run_to_run():
+    lines = [message(random.Random(seed)) for seed in range(200)]
+    for line in lines:
+        words = line.decode().split(" ")
+        assert line.endswith(b"\n") and 2 <= len(words) <= 7 and {w.strip() for w in words} <= set(WORDS)
+    assert len(set(lines)) > 150 and len({len(line) for line in lines}) > 20
+    assert message(random.Random(5)) == message(random.Random(5))  # --seed replays it
+
+
+def test_the_labs_own_segment_goes_between_the_hosts_as_asked():
+    h1, h2 = SimpleNamespace(ip=H1), SimpleNamespace(ip=H2)
+    segment = craft(h1, h2, CLIENT, SERVER, "PA", X, Y, b"hi", window=512)
+    assert (segment[IP].src, segment[IP].dst, segment[TCP].sport, segment[TCP].dport) == (H1, H2, CLIENT, SERVER)
+    assert (str(segment[TCP].flags), segment[TCP].seq, segment[TCP].ack, segment[TCP].window) == ("PA", X, Y, 512)
+    assert segment[Raw].load == b"hi"
+    bare = craft(h1, h2, CLIENT, SERVER, "S", X)
+    assert Raw not in bare and (bare[TCP].ack, bare[TCP].window) == (0, 8192)
+
+
+def test_a_prediction_asks_about_the_live_segment_and_the_made_up_ones():
+    asked = []
+
+    def student(todo, host, segment, extra=()):
+        asked.append((todo, host, segment, extra))
+        return Outcome(todo, 42, DONE, cases=tuple((DONE, 7) for _ in extra))
+    h1 = SimpleNamespace(ip=H1)
+    run = SimpleNamespace(rng=random.Random(4), student=student)
+    live = IP(src=H1, dst=H2) / TCP(flags="PA", seq=X + 1) / DATA
+    prediction = predict(run, "expected_ack", h1, live, H2)
+    (todo, host, segment, extra), = asked
+    assert (todo, host, segment) == ("expected_ack", h1, live)
+    args, truths, shapes = ack_cases(random.Random(4), H1, H2)  # the same draw
+    assert [bytes(a[0]) for a in extra] == [bytes(a[0]) for a in args]
+    assert prediction == Prediction(("PA", X + 1, len(DATA)), 42, ((DONE, 7),) * 5, tuple(truths), tuple(shapes))
+
+
+def test_states_beside_the_ladder_are_all_read_before_any_is_shown():
+    events = []
+    hosts = [SimpleNamespace(name=name, tcp_states=lambda port, name=name: events.append(("read", name, port))
+                             or ["LISTEN", "ESTABLISHED"]) for name in ("h1", "h2")]
+    run = SimpleNamespace(state=lambda host, text: events.append(("show", host.name, text)))
+    show_states(run, SERVER, *hosts)
+    text = states(SimpleNamespace(tcp_states=lambda port: ["LISTEN", "ESTABLISHED"]), SERVER)  # as peers words it
+    assert events == [("read", "h1", SERVER), ("read", "h2", SERVER), ("show", "h1", text), ("show", "h2", text)]
 
 
 # --- the pieces of lab/segments.py and the engine the labs lean on ---
@@ -355,24 +546,26 @@ def test_fin_right_passes():
 
 @pytest.mark.parametrize("change, hint", [
     ({"flags": "A"}, "flags are ACK: a FIN needs the FIN flag"),
-    ({"flags": "PA"}, "a FIN needs the FIN flag"),
-    ({"flags": "F"}, "FIN without the ACK flag: every segment after the handshake carries ACK"),
+    ({"flags": "PA"}, "flags are PSH,ACK: a FIN needs the FIN flag"),
+    ({"flags": "F"}, "FIN without the ACK flag: every segment after the handshake carries ACK, "
+                     "and Linux ignores one without it: flags='FA'"),
     ({"seq": X + 1}, "seq not advanced after data: your 10 bytes took 10 sequence numbers, so the FIN's seq is "
                      f"{M}"),
     ({"seq": M + 1}, "seq is m+1: the FIN takes the number after your last byte"),
-    ({"seq": M - 1}, "seq is m-1"),
+    ({"seq": M - 1}, "seq is m-1: the FIN takes the number after your last byte"),
     ({"ack": Y}, "ack is y+0: you still expect h2's byte y+1"),
     ({"sport": 40000, "dport": 5000}, f"keep the connection's ports: from {CLIENT} to {SERVER}"),
-    ({"src": "10.0.0.1", "dst": "10.0.0.2"}, "the addresses are 10.0.0.1 > 10.0.0.2"),
+    ({"src": "10.0.0.1", "dst": "10.0.0.2"}, ADDRESSES.format("10.0.0.1", "10.0.0.2")),
 ])
 def test_fin_typical_mistakes(change, hint):
-    assert_verdict(fin_verdict(**change), FAIL, hint)
+    assert_mistake(fin_verdict(**change), frame(**{"flags": "FA", "seq": M, "ack": Y + 1, **change}), hint)
 
 
 def test_fin_not_taken_by_h2():
-    assert_verdict(fin_verdict(fallback_at=1.5), FAIL, "h2 did not take the FIN; check its addresses")
-    assert_verdict(fin_verdict(states="LISTEN, ESTABLISHED"), FAIL, "h2 did not take the FIN")
-    assert_verdict(fin_verdict(h2_ack=M), FAIL, "h2 did not take the FIN")  # a duplicate ACK
+    right, hint = frame(flags="FA", seq=M, ack=Y + 1), "h2 did not take the FIN; check its addresses"
+    assert_mistake(fin_verdict(fallback_at=1.5), right, hint)
+    assert_mistake(fin_verdict(states="LISTEN, ESTABLISHED"), right, hint)
+    assert_mistake(fin_verdict(h2_ack=M), right, hint)  # a duplicate ACK
     ev = tcp_teardown.Evidence(ends=ENDS, m=M, fin=Sent("returned NoneType, not a scapy packet"))
     assert_verdict(tcp_teardown.grade_fin(ev, wire()), FAIL, "return a whole packet")
 
@@ -430,27 +623,30 @@ def last_ack_verdict(flags="A", seq=M + 1, ack=K + 1, closed=True, fallback_at=N
 
 
 def test_last_ack_right_passes():
-    assert_verdict(last_ack_verdict(), PASS)
+    verdict = last_ack_verdict()
+    assert (verdict.status, verdict.detail) == (PASS, "ACK seq=m+1 ack=k+1; h2 left LAST_ACK and its socket is gone "
+                                                      "(CLOSED)")
 
 
 @pytest.mark.parametrize("change, hint", [
     ({"flags": "FA"}, "flags are FIN,ACK: the last segment is a plain ACK, flags='A'"),
-    ({"flags": "PA"}, "flags are PSH,ACK: the last segment is a plain ACK"),
-    ({"flags": "R"}, "the last segment is a plain ACK"),
+    ({"flags": "PA"}, "flags are PSH,ACK: the last segment is a plain ACK, flags='A'"),
+    ({"flags": "R"}, "flags are RST: the last segment is a plain ACK, flags='A'"),
     ({"ack": K}, "ack=k: h2's FIN consumes a sequence number, so the ACK number is k+1"),
     ({"ack": K + 2}, "ack is k+2: acknowledge h2's FIN with k+1"),
     ({"seq": M}, "seq=m: your FIN used up m, so this segment's seq is m+1"),
     ({"seq": M + 3}, "seq is m+3: after your FIN, your next number is m+1"),
     ({"sport": SERVER, "dport": CLIENT}, f"swap the FIN's ports: the ACK goes from {CLIENT} to {SERVER}"),
-    ({"dst": "10.0.0.2"}, "the addresses are 10.40.7.1 > 10.0.0.2"),
+    ({"dst": "10.0.0.2"}, ADDRESSES.format(H1, "10.0.0.2")),
 ])
 def test_last_ack_typical_mistakes(change, hint):
-    assert_verdict(last_ack_verdict(**change), FAIL, hint)
+    assert_mistake(last_ack_verdict(**change), frame(**{"flags": "A", "seq": M + 1, "ack": K + 1, **change}), hint)
 
 
 def test_last_ack_not_taken_by_h2():
-    assert_verdict(last_ack_verdict(closed=False), FAIL, "h2's socket did not close; check the ports")
-    assert_verdict(last_ack_verdict(fallback_at=1.5), FAIL, "h2's socket did not close")
+    right, hint = frame(seq=M + 1, ack=K + 1), "h2's socket did not close; check the ports"
+    assert_mistake(last_ack_verdict(closed=False), right, hint)
+    assert_mistake(last_ack_verdict(fallback_at=1.5), right, hint)
 
 
 # --- whole runs: the engine calls each check's own grader ---
