@@ -76,10 +76,15 @@ class Lookup:
 def made_up_lookups(rng, subnet: str, ifindex: int) -> list[Lookup]:
     """Look-ups in a table of seven entries drawn in the run's subnet: one in the middle,
     one INCOMPLETE (no MAC yet), and x.y.z.n after x.y.z.nd, which a string match confuses.
-    Each look-up gets its own copy of the table, so one that changes it spoils no other."""
+    No other address starts with another, so a string match goes wrong on that pair only,
+    where its hint is. Each look-up gets its own copy of the table, so one that changes it
+    spoils no other."""
     short = rng.randrange(4, 25)
-    longer = short * 10 + rng.randrange(10)
-    others = rng.sample([n for n in range(4, 254) if n not in (short, longer)], 5)
+    taken = [short, short * 10 + rng.randrange(10)]
+    for _ in range(5):
+        taken.append(rng.choice([n for n in range(4, 255) if not any(
+            str(n).startswith(str(t)) or str(t).startswith(str(n)) for t in taken)]))
+    longer, others = taken[1], taken[2:]
     rows = [(others[0], "REACHABLE"), (longer, "STALE"), (others[1], "STALE"), (others[2], "DELAY"),
             (others[3], "INCOMPLETE"), (short, "REACHABLE"), (others[4], "PERMANENT")]
     entries = [(f"{subnet}.{n}", None if state == "INCOMPLETE" else draw_mac(rng), state) for n, state in rows]

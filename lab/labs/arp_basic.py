@@ -4,8 +4,8 @@
     h2 ---s1      topologies/star.py, three hosts on one Linux bridge
     h3 ---+
 
-Every run draws its own /24 within 10.0.0.0/8 (h2's address still ends in .2) and its
-own MACs. h1 broadcasts the student's who-has; h2's kernel answers is-at; both ARP
+Every run draws its own /24 within 10.0.0.0/8, its own host numbers in it and its own
+MACs. h1 broadcasts the student's who-has; h2's kernel answers is-at; both ARP
 tables are read over netlink; then h3 broadcasts the student's gratuitous
 announcement. parse_is_at and find_entry are pure functions: they are also graded on
 replies and tables the lab makes up from the run's seed, knowing each right answer.
