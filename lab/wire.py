@@ -89,12 +89,11 @@ class Wire:
         return [f for f in self.frames if f.time >= after - 0.001 and wanted(f.packet)]
 
     def tcp(self, after: float = 0.0, **fields) -> list[Seen]:
-        """TCP segments whose fields equal the given values (sport=5000, flags='SA', ...)."""
-        def wanted(packet):
-            return TCP in packet and all(
-                (str(packet[TCP].flags) if k == "flags" else packet[TCP].getfieldval(k)) == v
-                for k, v in fields.items())
-        return self.select(wanted, after)
+        """TCP segments whose fields equal the given values (sport=5000, flags='SA', ...).
+
+        scapy's flags compare by value: flags='AS' is a SYN-ACK too, and 'S' not one."""
+        return self.select(lambda p: TCP in p and all(p[TCP].getfieldval(k) == v for k, v in fields.items()),
+                           after)
 
     def udp(self, after: float = 0.0, **fields) -> list[Seen]:
         """UDP datagrams whose fields equal the given values (sport=..., dport=...)."""
