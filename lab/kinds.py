@@ -2,9 +2,10 @@
 
 Kinds are written as Python annotations, the way the exercise's signatures read:
 `str`, `int`, `bool`, `bytes`, `str | None`, `tuple[str, str]`, `list[bytes]`,
-`dict[str, int]`, plus `Frame(ARP)` for a scapy packet holding given layers. Types are
-exact: `True` is not an `int`, `1` is not a `bool`, and a subclass of `str` is not a
-`str`, so no value the student made can answer a comparison with its own code.
+`set[str]`, `dict[str, int]`, plus `Frame(ARP)` for a scapy packet holding given
+layers. Types are exact: `True` is not an `int`, `1` is not a `bool`, and a subclass
+of `str` is not a `str`, so no value the student made can answer a comparison with
+its own code.
 """
 from __future__ import annotations
 
@@ -80,7 +81,7 @@ def _mismatch(value, kind) -> str | None:
         if len(value) != len(args):
             return f"a tuple of {len(value)} item{'s' * (len(value) != 1)}"
         pairs = zip(value, args)
-    elif origin in (tuple, list) and args:
+    elif origin in (tuple, list, set, frozenset) and args:
         pairs = ((item, args[0]) for item in value)
     elif origin is dict and args:
         pairs = [pair for key, item in value.items() for pair in ((key, args[0]), (item, args[1]))]

@@ -3,14 +3,17 @@ for another type, and the message names what came and what was wanted."""
 from __future__ import annotations
 
 import random
+import typing
 
 import pytest
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import ARP, Ether
+from scapy.packet import Raw
 
 from lab import kinds, topology
 from lab.grading import CONSTANT_HINT, score
 from lab.kinds import Frame
+from lab.sandbox import DONE, RAISED
 
 
 @pytest.mark.parametrize("value, kind", [
@@ -66,3 +69,51 @@ def test_a_run_draws_its_own_subnet_and_macs():
     assert all(ip.startswith("10.") and ip.endswith("/24") for ip, _ in first)
     assert all(int(mac[:2], 16) & 3 == 2 for _, mac in first)  # unicast, locally administered
     assert len({mac for _, mac in first}) == 3
+
+
+def test_kinds_read_in_hints_as_the_lab_wrote_them():
+    assert kinds.name(Frame(Ether, ARP)) == "a scapy packet Ether(...) / ARP(...)"
+    assert Frame(IP, TCP).layers == (IP, TCP) and Frame(IP, TCP) == Frame(IP, TCP) != Frame(IP, UDP)
+    assert kinds.name(list[bytes]) == "list[bytes]" and kinds.name(str | None) == "str | None"
+    assert kinds.name(typing.Optional[str]) == "Optional[str]"
+    assert kinds.name(typing.Tuple[str, None]) == "Tuple[str, None]"
+    assert kinds.name(None) == kinds.name(type(None)) == "None"
+
+
+@pytest.mark.parametrize("value, kind, message", [
+    (None, str, "returned None; wanted str"),
+    (1, None, "returned int 1; wanted None"),
+    (1, type(None), "returned int 1; wanted None"),
+    ("x", list[bytes], "returned str 'x'; wanted list[bytes]"),
+    (("a", "b", "c"), tuple[str, str], "returned a tuple of 3 items; wanted tuple[str, str]"),
+    (("a", "b"), tuple[str], "returned a tuple of 2 items; wanted tuple[str]"),
+    ({"a", 1}, set[str], "returned a set object holding int 1; wanted set[str]"),
+    ("x", typing.List, "returned str 'x'; wanted List"),
+    ("a" * 40, int, f"returned str '{'a' * 40}'; wanted int"),
+    ("a" * 41, int, f"returned str '{'a' * 37}'...; wanted int"),  # a hint stays one line
+    (b"b" * 41, int, f"returned bytes b'{'b' * 37}'...; wanted int"),
+])
+def test_what_came_is_named_in_full_or_cut_short(value, kind, message):
+    assert kinds.problem(value, kind) == message
+
+
+@pytest.mark.parametrize("value, kind", [
+    (None, None), (None, type(None)), (("a",), tuple[str]), ({"a", "b"}, set[str]), (["a", 1], typing.List),
+    ((1, "a"), typing.Tuple),
+])
+def test_none_and_bare_kinds_are_kinds_too(value, kind):
+    assert kinds.problem(value, kind) is None
+
+
+def test_a_packet_without_the_layers_names_each_missing_one():
+    assert kinds.problem(IP() / UDP(), Frame(IP, TCP, Raw)).endswith(
+        ", without TCP, Raw; wanted a scapy packet IP(...) / TCP(...) / Raw(...)")
+    assert kinds.problem(Ether() / ARP(), Frame(Ether, ARP)) is None
+
+
+def test_a_pure_function_that_gives_no_answer_is_not_called_constant():
+    raised = score(True, ((RAISED, "line 3: KeyError"), (RAISED, "line 3: KeyError")), ["b", "c"])
+    assert not raised.constant and raised.right == 1
+    assert raised.wrong == (1, "no answer: line 3: KeyError", "b")  # what it gave, in words
+    same_truths = score(False, ((DONE, "a"), (DONE, "a")), ["b", "b"])
+    assert not same_truths.constant and same_truths.wrong == (0, None, None)
