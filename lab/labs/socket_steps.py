@@ -106,7 +106,8 @@ def restart(run, h1, h2, ports: tuple[int, int]) -> tuple[Rebind, ...]:
 
 def udp_shutdown(run, h1, h2, nobody: int) -> Shutdowns:
     with run.step("Experiment: shutdown() on UDP sockets",
-                  "The study note says shutdown has no effect on UDP. On Linux it depends:",
+                  "Does shutdown() mean anything on UDP, with no connection to shut? On Linux it\n"
+                  "depends:",
                   ladder=("h1", "h2")):
         found = shutdowns(h1, h2, nobody, lambda: len(run.wire().frames))
         run.note(f"shutdown() on an unconnected UDP socket: {found.unconnected}")

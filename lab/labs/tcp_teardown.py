@@ -37,8 +37,8 @@ sending: only one direction is closed. When its application closes too, it sends
 own FIN seq=k (LAST_ACK); the closer acknowledges k+1 and waits in TIME_WAIT, twice
 the maximum segment lifetime (2MSL), in case that last ACK is lost and the FIN comes
 again; then both are CLOSED. Like a SYN, a FIN carries no data but consumes one
-sequence number. (The study note spells two states "FNI_WAIT_1" and "LACK_ACK":
-the names are FIN_WAIT_1 and LAST_ACK; Linux's sock_diag says FIN_WAIT1, FIN_WAIT2.)"""
+sequence number. (Linux's sock_diag writes FIN_WAIT_1 and FIN_WAIT_2 as FIN_WAIT1 and
+FIN_WAIT2.)"""
 
 
 @dataclass
@@ -86,8 +86,9 @@ def scenario(run) -> None:
     ev.data_seq, ev.length, ev.m = x + 1, len(data), x + 1 + len(data)
 
     with run.step("h1 closes: FIN (your build_fin and expected_fin_ack)",
-                  "h2's kernel acknowledges the FIN at once and tells its application (recv\n"
-                  "returns b''); the socket waits in CLOSE_WAIT for the application to close.\n"
+                  "h2's kernel acknowledges the FIN by itself, without its application, and tells\n"
+                  "the application (recv returns b''); the socket waits in CLOSE_WAIT for the\n"
+                  "application to close.\n"
                   "expected_fin_ack is also asked about segments of the lab's own making.",
                   ladder=("h1", "h2")):
         # Taken means CLOSE_WAIT: h2 also answers a misplaced FIN, with a duplicate ACK.
@@ -98,6 +99,10 @@ def scenario(run) -> None:
         acks = poll(lambda: run.wire().tcp(after=fin.sent.fallback_at or fin.sent.sent_at, sport=server,
                                            dport=client, flags="A"), 0.5)
         ev.h2_ack = acks[-1].packet[TCP].ack if acks else None
+        if acks:
+            waited = (acks[-1].time - (fin.sent.fallback_at or fin.sent.sent_at)) * 1000
+            run.note(f"h2's ACK came {waited:.1f} ms after the FIN: Linux may hold back a pure ACK (up to "
+                     "40 ms, its delayed-ACK timer) in case data or its own FIN can go with it")
         ev.prediction = predict(run, "expected_fin_ack", h1, fin.packet[IP], h2.ip)
         run.note(f"expected_fin_ack gave {ev.prediction.guess!r}; h2 answered ack={ev.h2_ack}")
 
@@ -151,8 +156,8 @@ def kernels_close(run, h1, h2, port: int) -> None:
         both()
 
     with run.step("Half-close: h2 still sends in CLOSE_WAIT, h1 receives in FIN_WAIT2",
-                  "The study note marks this as doubtful. Settled: after the first ACK the passive\n"
-                  "side can still send, and the data reaches the side that closed first.",
+                  "Can the side that received the first FIN still send? Yes: after the first ACK\n"
+                  "the passive side can still send, and the data reaches the side that closed first.",
                   ladder=("h1", "h2")):
         connection.send(b"one more thing")
         got = poll(lambda: received(client), 0.5)
@@ -177,12 +182,11 @@ def kernels_close(run, h1, h2, port: int) -> None:
         first = time_wait(h1, port)
         time.sleep(TIME_WAIT_WATCH)  # the point is to let time pass
         second = time_wait(h1, port)
-        with open(f"/proc/{h1.node.shell.pid}/root/proc/sys/net/ipv4/tcp_fin_timeout") as f:
-            fin_timeout = f.read().strip()
+        fin_timeout = h1.kernel.sysctl("net.ipv4.tcp_fin_timeout")
         run.note(f"h1's socket: {first[0]}, {first[1] / 1000:.1f} s left; "
                  f"{TIME_WAIT_WATCH:g} s later: {second[0]}, {second[1] / 1000:.1f} s left")
-        run.note(f"so Linux keeps TIME_WAIT about {round((first[1] + 500) / 1000 / 10) * 10} s here; "
-                 f"tcp_fin_timeout = {fin_timeout} s")
+        run.note(f"so Linux keeps TIME_WAIT about {round((first[1] + 500) / 1000 / 10) * 10} s here, whatever "
+                 f"tcp_fin_timeout says (it is {fin_timeout} s, and bounds an orphaned FIN_WAIT2)")
 
 
 def time_wait(host, port: int) -> tuple[str, int]:

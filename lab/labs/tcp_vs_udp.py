@@ -52,8 +52,8 @@ MEMORY_ROWS = (("rcvbuf", "receive buffer limit"), ("sndbuf", "send buffer limit
                ("fwd_alloc", "reserved ahead"))
 
 INTRO = """\
-The study note: TCP is connection-oriented, a byte stream, reliable and ordered, and
-costs more system resources; UDP is connectionless, sends datagrams, may lose them and
+The usual claims: TCP is connection-oriented, a byte stream, reliable and ordered,
+and costs more system resources; UDP is connectionless, sends datagrams, may lose them and
 may deliver them out of order, and is lighter. Here each claim is measured between two
 Linux kernels: the handshake TCP needs and UDP does not; a few sends read back as one
 read or as many; a couple of hundred numbered messages over a link that drops a random
