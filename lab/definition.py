@@ -44,6 +44,7 @@ class Verdict:
     status: str
     detail: str = ""
     hint: str = ""
+    blocked_by: str = ""  # the other TODO whose failure kept this one from being judged
 
 
 def passed(detail: str) -> Verdict:
@@ -54,6 +55,13 @@ def passed(detail: str) -> Verdict:
 def failed(detail: str, hint: str = "") -> Verdict:
     """A failing verdict with the hint that teaches; the engine gives it its check's id."""
     return Verdict("", FAIL, detail, hint)
+
+
+def blocked(detail: str, hint: str, by: str) -> Verdict:
+    """This check could not be judged because the TODO `by` failed (a server whose
+    client never came): it fails, and its detail and hint name `by`, even if this
+    TODO's own call then hung or raised waiting for it."""
+    return Verdict("", FAIL, detail, hint, blocked_by=by)
 
 
 @dataclass(frozen=True)

@@ -256,7 +256,8 @@ def as_json(result: Result) -> str:
         "solution": result.solution,
         "passed": result.passed,
         "checks": [{"id": v.id, "todo": result.lab.check(v.id).todo, "title": result.lab.check(v.id).title,
-                    "status": v.status, "detail": v.detail, "hint": v.hint} for v in result.verdicts],
+                    "status": v.status, "detail": v.detail, "hint": v.hint, "blocked_by": v.blocked_by}
+                   for v in result.verdicts],
         "student_errors": result.student_errors,
         "hosts": {name: {"ip": ip, "mac": mac} for name, (ip, mac) in result.hosts.items()},
         "frames": [{"time": round(f.time - result.started, 6), "interfaces": list(f.interfaces),

@@ -354,6 +354,10 @@ def grade(lab: Lab, evidence, frames: list[Frame], outcomes: dict[str, Outcome],
         elif outcome.status in (RAISED, TIMEOUT, WRONG):
             # The lab may know what the error means (accept() without listen(), ...).
             known = spec.grade(evidence, wire)
+            if known.blocked_by:  # its call failed because another TODO's did: name that one
+                verdicts.append(Verdict(spec.id, FAIL, f"{known.detail} ({outcome.detail})", known.hint,
+                                        known.blocked_by))
+                continue
             lab_hint = known.hint if known.status == FAIL else ""
             hint = outcome.hint or lab_hint or "fix the error above and run again"
             verdicts.append(Verdict(spec.id, FAIL, outcome.detail, hint))

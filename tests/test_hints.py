@@ -85,3 +85,16 @@ def test_connect_with_two_arguments_gets_the_tuple_hint(tmp_path):
     check = next(c for c in document["checks"] if c["id"] == "tcp-client")
     assert code == 1 and check["status"] == "fail", check
     assert check["hint"].startswith("connect() takes one (host, port) tuple"), check
+
+
+@pytest.mark.root
+def test_a_client_that_never_connects_is_blamed_in_the_servers_check(tmp_path):
+    """The correct server waits in accept() for a client that failed: its check names
+    the client; the client's check names its own error."""
+    path = student_file(tmp_path, SOCKET_SOLUTION.replace("client.connect((server_ip, port))",
+                                                          "client.connect(server_ip, port)"), "socket_steps.py")
+    _, document = graded("socket-steps", path)
+    server = next(c for c in document["checks"] if c["id"] == "tcp-server")
+    assert server["status"] == "fail" and server["blocked_by"] == "tcp_echo_client"
+    assert server["detail"].startswith("the client never connected") and "fix tcp_echo_client()" in server["hint"]
+    assert document["status_of"]["udp-server"] == document["status_of"]["udp-client"] == "pass"

@@ -13,7 +13,7 @@ from scapy.layers.inet import ICMP, IP, TCP
 from scapy.layers.l2 import ARP, Ether
 
 from lab.capture import Frame
-from lab.definition import FAIL, NOT_DONE, PASS, CheckSpec, Lab, failed, passed
+from lab.definition import FAIL, NOT_DONE, PASS, CheckSpec, Lab, blocked, failed, passed
 from lab.errors import LabDefinitionError, ScenarioError
 from lab.exchange import Refusal, Sent, arrival, exchange, poll, to_frame, transmit
 from lab.exercise import DONE, RAISED, TIMEOUT, TODO, WRONG, Outcome
@@ -329,3 +329,17 @@ def test_before_keeps_what_came_before_the_fallback():
     frames = [SimpleNamespace(time=t) for t in (1.0, 2.0, 3.0)]
     assert [f.time for f in before(frames, 2.5)] == [1.0, 2.0]
     assert before(frames, None) == frames
+
+
+def test_a_check_blocked_by_another_todo_names_it_even_when_its_own_call_hung():
+    """A server whose client never came waits in accept() until its time is up: its check
+    names the client, not a loop in the server."""
+    lab = declare(todos=("serve", "call"), returns={"serve": bytes, "call": bytes}, checks=(
+        CheckSpec("served", "serve", "t", always(blocked("the client never connected", "fix call() first", "call"))),
+        CheckSpec("called", "call", "t", always(passed("fine")))))
+    outcomes = {"serve": Outcome("serve", b"", TIMEOUT, "serve() did not return within 3 s"),
+                "call": outcome(DONE)}
+    served, called = grade(lab, Evidence(), [], outcomes, "x.py")
+    assert (served.status, served.detail, served.hint, served.blocked_by) == \
+        (FAIL, "the client never connected (serve() did not return within 3 s)", "fix call() first", "call")
+    assert called.status == PASS

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from scapy.layers.inet import IP, TCP, UDP
 
-from lab.definition import CheckSpec, Lab, Verdict, failed, passed
+from lab.definition import CheckSpec, Lab, Verdict, blocked, failed, passed
 from lab.exchange import poll
 from lab.exercise import DONE
 from lab.grading import first_mistake
@@ -136,9 +136,9 @@ def set_up_wrong(role: Role) -> Verdict | None:
 
 def client_blamed(what: str, fix: str) -> Verdict:
     """The server could not be judged: its client never gave it the message."""
-    return failed(f"{what}, so the echo could not be checked",
-                  f"your server is graded on the echo of the message the client was given: fix {fix}() "
-                  "first (see its check)")
+    return blocked(f"{what}, so the echo could not be checked",
+                   f"your server is graded on the echo of the message the client was given: fix {fix}() "
+                   "first (see its check)", fix)
 
 
 def grade_tcp_server(ev: Evidence, wire) -> Verdict:
