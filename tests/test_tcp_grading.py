@@ -378,7 +378,12 @@ def test_expected_ack_after_a_fallback_judges_by_the_segment():
     assert_verdict(expected_verdict(X + 11, real=X + 23), FAIL)  # no fallback: h2's ACK is the truth
     # whatever h2 acknowledged after a fallback (here the data's seq minus its length), the segment decides
     verdict = expected_verdict(X + 11, real=X + 1 - 10, fallback_at=1.5)
-    assert verdict.status == PASS and verdict.detail.startswith(f"ack = seq + 10 bytes = {X + 11}, as h2's")
+    assert verdict.status == PASS and verdict.detail.startswith(
+        f"you said {X + 11}: ack = seq + 10 bytes, right for the lab's segment; h2 answered ack={X - 9}, as it "
+        "also kept bytes of your misplaced one")
+    same = expected_verdict(X + 11, real=X + 11)  # the verdict says what the student gave and what h2 did
+    assert same.status == PASS and same.detail.startswith(
+        f"you said {X + 11}: ack = seq + 10 bytes = {X + 11}, and h2's kernel answered ack={X + 11}")
 
 
 OWN_SEQ = "an ACK number names the next byte expected, not the segment's own seq: add what it takes"

@@ -248,11 +248,14 @@ def grade_data(ev: Evidence, wire) -> Verdict:
 
 def grade_expected(ev: Evidence, wire) -> Verdict:
     real, (_, seq, length) = ev.h2_ack, ev.prediction.live
+    said = f"you said {ev.prediction.guess!r}: ack = seq + {length} bytes"
     if ev.data.fallback_at is not None and real is not None and real != (seq + length) % SEQ_SPACE:
         # h2 also kept the bytes of the student's own misplaced segment (its out-of-order
         # queue), so its ACK covers more than the reference's segment: judge by the segment.
-        real = (seq + length) % SEQ_SPACE
-    return grade_prediction(ev.prediction, real, f"ack = seq + {length} bytes = {real}, as h2's kernel answered")
+        answered, real = real, (seq + length) % SEQ_SPACE
+        return grade_prediction(ev.prediction, real, f"{said}, right for the lab's segment; h2 answered "
+                                f"ack={answered}, as it also kept bytes of your misplaced one")
+    return grade_prediction(ev.prediction, real, f"{said} = {real}, and h2's kernel answered ack={real}")
 
 
 LAB = Lab(
