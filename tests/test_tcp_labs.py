@@ -94,6 +94,10 @@ def test_teardown_states_half_close_and_retransmission(reference):
     left = re.search(r"TIME_WAIT, ([\d.]+) s left; 1 s later: TIME_WAIT, ([\d.]+) s left", notes)
     assert left and 55 < float(left.group(1)) <= 60 and float(left.group(2)) < float(left.group(1))
     assert re.search(r"the FIN went out again \d+ ms later", notes)
+    # the report says why h2's ACK of the FIN may wait, and what tcp_fin_timeout is not
+    assert re.search(r"h2's ACK came \d+\.\d ms after the FIN: Linux may hold back a pure ACK", notes)
+    assert re.search(r"TIME_WAIT about 60 s here, whatever tcp_fin_timeout says \(it is \d+ s, and bounds an "
+                     r"orphaned FIN_WAIT2\)", notes)
 
 
 def test_a_seed_replays_ports_data_and_the_labs_isn(reference):
