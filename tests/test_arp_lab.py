@@ -144,5 +144,8 @@ def find_entry(neighbours, ip):
 """)
     _, document = check_json("--exercise", str(attempt), "--pcap", str(tmp_path / "c.pcapng"))
     lookup = by_id(document)["lookup"]
-    assert lookup["status"] == "fail" and "right in 4 of 6 cases" in lookup["detail"]
-    assert "AttributeError" in lookup["detail"] and "INCOMPLETE" in lookup["hint"]
+    assert lookup["status"] == "fail"
+    if "right in 4 of 6 cases" in lookup["detail"]:
+        assert "AttributeError" in lookup["detail"] and "INCOMPLETE" in lookup["hint"]
+    else:  # this run drew addresses where one host's is the start of another's: a live table shows it
+        assert re.search(r"find_entry\(h\d's table, [\d.]+\) gave '[0-9a-f:]+', the right answer is", lookup["detail"])
