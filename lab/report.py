@@ -25,7 +25,9 @@ COLOURS = {"green": "32", "red": "31", "yellow": "33", "dim": "2", "bold": "1", 
 class Style:
     def __init__(self, stream: TextIO):
         self.colour = stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
-        unicode = (getattr(stream, "encoding", "") or "").lower().replace("-", "") == "utf8"
+        # Box-drawing arrows and check marks on a UTF-8 terminal only: piped into a file, a
+        # log or another program, the report is plain ASCII, each character one byte.
+        unicode = stream.isatty() and (getattr(stream, "encoding", "") or "").lower().replace("-", "") == "utf8"
         self.marks = {PASS: "✓", FAIL: "✗", NOT_DONE: "·"} if unicode else {PASS: "ok", FAIL: "XX", NOT_DONE: "--"}
         self.arrow = "→" if unicode else "->"
 
@@ -112,7 +114,7 @@ def render(result: Result, stream: TextIO = sys.stdout, columns: int | None = No
     for verdict in result.verdicts:
         spec = lab.check(verdict.id)
         mark = style(style.marks[verdict.status], STATUS_COLOUR[verdict.status])
-        title = wrapped(spec.title, 4, columns)
+        title = wrapped(spec.title, 3 + len(style.marks[verdict.status]), columns)
         out(f"  {mark} {title[0].lstrip()}")
         for line in title[1:]:
             out(line)

@@ -125,7 +125,7 @@ def test_run_shows_real_macs_and_the_tables(tmp_path):
     assert "\033[" not in out  # not a terminal, and NO_COLOR is set
     hosts = hosts_in(out)
     assert sorted(hosts) == ["h1", "h2", "h3"]
-    assert f"h1 → *    ARP who has {hosts['h2'][0]}? tell {hosts['h1'][0]}" in out
+    assert f"h1 -> *    ARP who has {hosts['h2'][0]}? tell {hosts['h1'][0]}" in out
     assert "ARP    op=who-has" in out and "Ether  dst=ff:ff:ff:ff:ff:ff" in out
     assert "h1: (empty)" in out  # the caches start empty
     assert "STALE" in out  # h2 learned h1 from the request
