@@ -57,6 +57,8 @@ def grade_answers(ev, wire) -> Verdict:
                           f"the protocol answers {request!r} with {truth!r} (see the table in the exercise)")
     if not one_line_each(connection.down):
         return failed(f"h2's replies came in {len(connection.down)} segments for {len(replies)} lines", ONE_REPLY)
+    if len(replies) <= ev.solo.bad:
+        return failed(f"h2 answered {len(replies)} of {len(requests)} requests, {ended(connection)}", CRASH)
     if replies[len(requests):len(requests) + 1] != [BYE]:
         return failed(f"QUIT got {replies[len(requests):len(requests) + 1] or 'no reply'}",
                       "answer QUIT with BYE, then close the connection")
@@ -89,32 +91,41 @@ def grade_malformed(ev, wire) -> Verdict:
 
 
 def grade_crowd(ev, wire) -> Verdict:
-    found = {c.client_ip: c for c in connections(wire, ev.server_ip, ev.crowd_port)}
-    firsts = []
-    for name, ip, script in zip(ev.crowd_names, ev.crowd_ips, ev.crowd):
-        connection = found.get(ip)
-        if connection is None:
-            return blocked(f"{name}'s client never connected", "your server is graded on the clients' requests: "
-                           "fix talk() first (see its check)", "talk")
-        if not connection.synack:
-            return failed(f"h2's kernel refused {name}'s connection (a reset)", STOPPED)
+    found = connections(wire, ev.server_ip, ev.crowd_port)
+    names, scripts = dict(zip(ev.crowd_ips, ev.crowd_names)), dict(zip(ev.crowd_ips, ev.crowd))
+    missing = [name for ip, name in names.items() if ip not in {c.client_ip for c in found}]
+    if missing:
+        return blocked(f"{missing[0]}'s client never connected", "your server is graded on the clients' "
+                       "requests: fix talk() first (see its check)", "talk")
+    if not any(c.synack for c in found):
+        return failed(f"h2's kernel refused every connection to port {ev.crowd_port} (resets)",
+                      "nothing listened on the port: bind((my_ip, port)), then listen(), then accept()")
+    served = 0
+    for connection in found:  # in the order the clients connected
+        name, script = names.get(connection.client_ip), scripts.get(connection.client_ip)
+        if name is None:
+            continue
         replies, expected = connection.lines(False), [*script.truths, BYE]
-        if not replies:
-            return failed(f"{name} connected but got no reply, h2 {ended(connection)[5:]}", STOPPED)
         if replies != expected:
             wrong = next((i for i, r in enumerate(expected) if i >= len(replies) or replies[i] != r), 0)
-            got = replies[wrong] if wrong < len(replies) else "no reply"
-            return failed(f"{name} asked {([*script.requests, QUIT])[wrong]!r}; h2 answered {got!r}",
-                          f"the protocol's answer is {expected[wrong]!r}: see the first client's checks")
+            asked = [*script.requests, QUIT][wrong]
+            if wrong < len(replies):
+                return failed(f"{name} asked {asked!r}; h2 answered {replies[wrong]!r}",
+                              f"the protocol's answer is {expected[wrong]!r}: see the first client's checks")
+            how = "its connection was refused (a reset)" if not connection.synack else \
+                f"it got no reply to {asked!r}, h2 {ended(connection)[5:]}"
+            return failed(f"{name}: {how}; {served} client{'s' * (served != 1)} served before it",
+                          STOPPED if served and not replies else CRASH if wrong == script.bad else
+                          "answer every request of every client, each with one line, until its QUIT")
         if connection.rst_down or connection.fin_down is None:
             return failed(f"h2 ended {name}'s connection without a FIN", "close() each connection after its BYE")
-        firsts.append(connection.down[0][0])
+        served += 1
     if ev.crowd_served != len(ev.crowd):
         return failed(f"serve() returned {ev.crowd_served!r} after serving {len(ev.crowd)} clients",
                       "return how many clients you served")
-    spread = 1000 * (max(firsts) - min(firsts))
+    firsts = [c.down[0][0] for c in found if c.client_ip in names]
     return passed(f"{len(ev.crowd)} clients at once, every reply right, every connection closed by FIN; "
-                  f"first replies {spread:.1f} ms apart")
+                  f"first replies {1000 * (max(firsts) - min(firsts)):.1f} ms apart")
 
 
 def grade_client(ev, wire) -> Verdict:
@@ -150,5 +161,19 @@ def grade_client(ev, wire) -> Verdict:
     if ev.solo_reply != list(ev.solo.truths):
         return failed(f"returned {ev.solo_reply!r}", "return the reply lines without their newline, one per "
                       "request, in order (not the BYE)")
+    if unserved := crowd_unserved(ev, wire):
+        return blocked(f"{unserved}'s client got no right answers from h2 in the second step",
+                       "your client ran there against a server that did not serve it: fix serve() first "
+                       "(see its check of three clients)", "serve")
     return passed(f"{len(requests)} requests and QUIT, each sent after the reply before it; read BYE; "
                   "h1's FIN")
+
+
+def crowd_unserved(ev, wire) -> str | None:
+    """The first client of the second step whose connection h2 did not serve right."""
+    found = {c.client_ip: c for c in connections(wire, ev.server_ip, ev.crowd_port)}
+    for name, ip, script in zip(ev.crowd_names, ev.crowd_ips, ev.crowd):
+        connection = found.get(ip)
+        if connection is not None and (not connection.synack or connection.lines(False) != [*script.truths, BYE]):
+            return name
+    return None

@@ -21,6 +21,7 @@ from lab.definition import CheckSpec, Lab, Verdict, failed, passed
 from lab.exchange import poll
 from lab.grading import CONSTANT_HINT, score
 from lab.labs._client_server_draw import BYE, ERROR, QUIT, Script, draw, good, malformed
+from lab.labs._client_server_wire import connections
 from lab.labs._client_server_grading import grade_answers, grade_client, grade_crowd, grade_malformed
 from lab.labs._socket_steps_experiments import listening
 from lab.labs._socket_steps_trace import Role, labels
@@ -96,8 +97,11 @@ def scenario(run) -> None:
         ev.solo_reply, ev.served = client.value, server.value
         run.note(f"the client returned {client.value!r}")
     with run.step(f"{len(crowd)} clients at once: h1, h3 and h4 against your server in h2",
-                  "They connect together; the kernel completes every handshake and queues the\n"
-                  "connections, and a server that serves one at a time makes the others wait."):
+                  "The lab starts the three clients together, each in its own process (a few ms\n"
+                  "apart). The kernel completes each handshake and queues the connection until\n"
+                  "accept() takes it: a server that serves one at a time makes the others wait.\n"
+                  "The ladder shows h1's connection; the lines below, when each client was served.",
+                  ladder=("h1", "h2")):
         server = run.start("serve", h2, h2.ip, drawn.crowd_port, len(crowd), timeout=TIMEOUT, trace=True)
         poll(lambda: listening(h2, "tcp", drawn.crowd_port), 1.0)
         pending = [run.start("talk", host, h2.ip, drawn.crowd_port, list(script.requests), timeout=TIMEOUT,
@@ -106,6 +110,23 @@ def scenario(run) -> None:
         ev.crowd_served = run.finish(server).value
         for host, outcome in zip(crowd, clients):
             run.note(f"{host.name}'s client returned {outcome.value!r}")
+        for line in timeline(run.wire(), h2.ip, drawn.crowd_port, crowd, run.started):
+            run.note(line)
+
+
+def timeline(wire, server_ip: str, port: int, clients, started: float) -> list[str]:
+    """One line per client: when it connected, when its first reply came, when h2's FIN."""
+    found = {c.client_ip: c for c in connections(wire, server_ip, port)}
+    lines = []
+    for host in clients:
+        connection = found.get(host.ip)
+        if connection is None or not connection.up:
+            lines.append(f"{host.name}: {'no connection' if connection is None else 'sent nothing'}")
+            continue
+        ms = [f"{1000 * (t - started):.1f}" if t is not None else "never" for t in
+              (connection.up[0][0], connection.down[0][0] if connection.down else None, connection.fin_down)]
+        lines.append(f"{host.name}: first request at {ms[0]} ms, its reply at {ms[1]} ms, h2's FIN at {ms[2]} ms")
+    return lines
 
 
 def grade_rule(ev: Evidence, wire) -> Verdict:
