@@ -113,3 +113,22 @@ def serve(my_ip, port, clients):
     checks = {c["id"]: c for c in document["checks"]}
     assert code == 1 and all(checks[i]["status"] == "fail" for i in ("answers", "malformed", "crowd")), checks
     assert checks["answers"]["hint"].startswith("nothing listened"), checks["answers"]
+
+
+def test_tshark_agrees_with_the_report_and_sees_one_line_per_segment(tmp_path):
+    import json
+    import subprocess
+
+    from conftest import lab, reported_segments, tshark_segments
+    pcap = tmp_path / "c.pcapng"
+    result = lab("check", "client-server", "--solution", "--json", "--pcap", str(pcap), "--seed", "5")
+    document = json.loads(result.stdout)
+    assert result.returncode == 0, document.get("checks")
+    assert tshark_segments(pcap) == reported_segments(document)
+    out = subprocess.run(["tshark", "-r", str(pcap), "-Y", "tcp.len > 0", "-T", "fields", "-e", "tcp.payload"],
+                         capture_output=True, text=True, check=True).stdout.split()
+    lines = [bytes.fromhex(p.replace(":", "")) for p in out]
+    assert all(line.count(b"\n") == 1 and line.endswith(b"\n") for line in lines), lines
+    # 4 requests and QUIT for h1 alone, then for each of three clients; each answered
+    assert len(lines) == 2 * 4 * 5
+    assert lines.count(b"QUIT\n") == 4 and lines.count(b"BYE\n") == 4 and lines.count(b"ERR malformed\n") == 4
