@@ -29,7 +29,7 @@ class Page(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
     def log_message(self, *args):
         pass
-class Server(http.server.HTTPServer):
+class Server(http.server.ThreadingHTTPServer):  # a stalled connection blocks no other
     server_bind = socketserver.TCPServer.server_bind  # no reverse DNS look-up of its own name
 Server((sys.argv[1], int(sys.argv[2])), Page).serve_forever()
 """
@@ -78,6 +78,14 @@ def draw_fields(rng) -> list[str]:
     """The fields asked about this run: a drawn handful beside ALWAYS_ASKED, shuffled."""
     others = [name for name in FIELDS if name not in ALWAYS_ASKED]
     asked = list(ALWAYS_ASKED) + rng.sample(others, rng.randint(4, len(others)))
+    rng.shuffle(asked)
+    return asked
+
+
+def quiet_fields(rng) -> list[str]:
+    """A list without Ether.src and IP.chksum: an answer that ignores its fields fails it."""
+    others = [name for name in FIELDS if name not in ALWAYS_ASKED and name not in ("Ether.src", "IP.chksum")]
+    asked = list(ALWAYS_ASKED) + rng.sample(others, rng.randint(2, len(others)))
     rng.shuffle(asked)
     return asked
 

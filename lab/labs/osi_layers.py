@@ -24,7 +24,7 @@ from lab.exchange import Sent, arrival, poll
 from lab.exercise import DONE
 from lab.kinds import Frame
 from lab.labs._osi_layers_cases import FIELDS, OSI, SERVER, TCP_IP, draw_fields, draw_page, made_up_frames, \
-    request_copies
+    quiet_fields, request_copies
 from lab.labs._osi_layers_grading import grade_changes, grade_layers, grade_request
 from lab.labs._osi_layers_tcp import Path, handshake, read_and_close
 from lab.segments import ports
@@ -54,8 +54,8 @@ class Evidence:
     connection: tuple = ()           # (h1's port, h2's port, seq) of the request that was answered
     layer_cases: list = field(default_factory=list)   # (layer names, OSI numbers) per frame, live first
     layers: list = field(default_factory=list)        # (status, value or detail) per frame
-    fields: list = field(default_factory=list)        # the field names asked about
-    changes: tuple = ("", None)                        # (status, value or detail)
+    fields: list = field(default_factory=list)        # lists of field names asked about, live first
+    changes: list = field(default_factory=list)       # (status, value or detail) per list
 
 
 def scenario(run) -> None:
@@ -171,15 +171,17 @@ def map_layers(run, h1, h2) -> None:
 
 
 def compare(run, h1) -> None:
+    """The student's prediction for this run's fields, then for other lists of them."""
     ev = run.evidence
-    ev.fields = draw_fields(run.rng)
-    outcome = run.student("changed_fields", h1, list(ev.fields))
-    ev.changes = (outcome.status, outcome.value if outcome.by_student else outcome.detail)
+    ev.fields = [draw_fields(run.rng), draw_fields(run.rng), quiet_fields(run.rng)]
+    outcome = run.student("changed_fields", h1, list(ev.fields[0]), extra=[(list(f),) for f in ev.fields[1:]])
+    ev.changes = [(outcome.status, outcome.value if outcome.by_student else outcome.detail), *outcome.cases]
     first, second = request_copies(run.wire(), ev)
-    for name in ev.fields:
+    for name in ev.fields[0]:
         a, b = FIELDS[name](first), FIELDS[name](second)
         shown = (lambda v: repr(v[:20]) if isinstance(v, bytes) else str(v))  # noqa: E731
         run.note(f"{name:<10} s1: {shown(a):<22} s2: {shown(b):<22} {'changed' if a != b else ''}")
+    run.note(f"(and {len(ev.fields) - 1} more lists of fields, graded too)")
 
 
 LAB = Lab(
