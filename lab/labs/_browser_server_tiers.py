@@ -75,6 +75,7 @@ defaults
     option httpclose
     timeout connect 1s
     timeout client 3s
+    timeout http-request 1s
     timeout server 3s
 frontend browsers
     bind {lb}:{port}

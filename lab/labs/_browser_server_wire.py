@@ -94,3 +94,22 @@ def request_mistake(request: bytes, path: str, host: str) -> str | None:
         return ("the head must end with an empty line (\\r\\n\\r\\n): without it the server "
                 "waits for more headers and never answers")
     return None
+
+
+def whole(response: bytes) -> bool:
+    """A complete HTTP response: a status line, headers, and Content-Length bytes of body."""
+    head, blank, body = response.partition(b"\r\n\r\n")
+    if not blank or status(response) is None or any(b":" not in line for line in head.split(b"\r\n")[1:]):
+        return False
+    length = header(response, "content-length")
+    return length is not None and length.isdigit() and len(body) >= int(length)
+
+
+def read_response(response: bytes) -> tuple:
+    """(status, {lower-case name: value}, body) of a whole response, read by HTTP's grammar."""
+    head, _, body = response.partition(b"\r\n\r\n")
+    headers = {}
+    for line in head.decode("latin-1").split("\r\n")[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return status(response), headers, body[:int(headers["content-length"])]

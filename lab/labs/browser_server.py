@@ -22,7 +22,7 @@ from lab.exercise import DONE
 from lab.grading import CONSTANT_HINT, score
 from lab.labs._browser_server_cases import Drawn, draw, reply_cases, resp_mistake, response_cases
 from lab.labs._browser_server_tiers import Ports, Tiers
-from lab.labs._browser_server_wire import Connection, connections, header, request_mistake, status
+from lab.labs._browser_server_wire import connections, header, read_response, request_mistake, status, whole
 
 TIMEOUT = 2.5
 
@@ -84,18 +84,16 @@ def browse(run, h1, lb, drawn: Drawn) -> None:
         got = []
         for _ in range(drawn.requests):
             outcome = run.student("http_get", h1, lb.ip, drawn.lb_port, drawn.path, timeout=TIMEOUT)
-            got.append(outcome.value if outcome.status == DONE else b"")
+            got.append(outcome.value)  # the reference's response where the student's did not come
         run.evidence.got = tuple(got)
     with run.step("The browser reads the answer (your parse_response)"):
-        raw = next((g for g in got if g), b"")
         args, truths = response_cases(run.rng)
-        right = (200, {}, b"")  # filled from the live case's own bytes below
+        raw = next((g for g in got if whole(g)), b"")
         if raw:
-            head, _, body = raw.partition(b"\r\n\r\n")
-            length = int(header(raw, "content-length") or 0)
-            right = (status(raw), {line.split(b":", 1)[0].strip().lower().decode():
-                                   line.split(b":", 1)[1].strip().decode()
-                                   for line in head.split(b"\r\n")[1:]}, body[:length])
+            right = read_response(raw)
+        else:  # no whole response came back: a made-up one stands in as the live case
+            (raw,), right = args.pop(), truths.pop()
+            run.note("no whole response came back to h1: parse_response reads a made-up one")
         outcome = run.student("parse_response", h1, raw, extra=args)
         run.evidence.live_response = (raw, right)
         run.evidence.response_cases = [(outcome.value, outcome.status == DONE), list(outcome.cases), truths]
@@ -106,7 +104,7 @@ def query(run, web, db, drawn: Drawn) -> None:
     with run.step(f"{web.name} asks redis for {drawn.key} (your redis_get)", ladder=(web.name, "db")):
         run.evidence.query_at = time.time()
         outcome = run.student("redis_get", web, db.ip, drawn.db_port, drawn.key, timeout=TIMEOUT)
-        run.evidence.reply = outcome.value if outcome.status == DONE else b""
+        run.evidence.reply = outcome.value
         run.note(f"redis_get returned {outcome.value!r}")
     with run.step("The web server reads redis's reply (your parse_reply)"):
         args, truths = reply_cases(run.rng)
@@ -198,7 +196,9 @@ def grade_redis_get(ev: Evidence, wire) -> Verdict:
     # the web apps' own queries came earlier, in the browser's step
     mine = [c for c in connections(wire, ev.db, drawn.db_port) if c.opened >= ev.query_at]
     if not mine:
-        return failed("no connection reached redis", "connect((db_ip, port)) with the address and port given")
+        return failed("no connection reached redis from your redis_get",
+                      "nothing reached redis: connect((db_ip, port)) with the address and port your "
+                      "function was given, send the command, and return what redis answers")
     conn = mine[0]
     if mistake := resp_mistake(conn.asked, drawn.key):
         answer = conn.answered[:50] or b"nothing"
