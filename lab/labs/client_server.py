@@ -74,7 +74,7 @@ def scenario(run) -> None:
     ev.server_ip, ev.client_ip, ev.solo_port, ev.crowd_port = h2.ip, h1.ip, drawn.solo_port, drawn.crowd_port
     ev.solo, ev.crowd = drawn.solo, drawn.crowd
     ev.crowd_names, ev.crowd_ips = tuple(h.name for h in crowd), tuple(h.ip for h in crowd)
-    with run.step("Set-up: the hosts know each other's MAC (the lab wrote it), so only TCP speaks"):
+    with run.step("Set-up: the hosts know each other's MAC, so only TCP speaks"):
         run.introduce(*hosts.values())
         run.note(f"this run: ports {drawn.solo_port} and {drawn.crowd_port}; h1 asks "
                  f"{', '.join(drawn.solo.requests)}")
@@ -158,14 +158,14 @@ LAB = Lab(
     todos=("answer", "serve", "talk"),
     returns={"answer": str, "serve": int, "talk": list[str]},
     checks=(
-        CheckSpec("rule", "answer", "the protocol's rule: each request's reply, ERR malformed if bad", grade_rule),
-        CheckSpec("answers", "serve", "server: one reply per request, each in its own segment; BYE, FIN",
+        CheckSpec("rule", "answer", "answer(): each request's reply, ERR malformed if bad", grade_rule),
+        CheckSpec("answers", "serve", "server: one reply per request in its own segment, FIN",
                   grade_answers),
-        CheckSpec("malformed", "serve", "server: a malformed request draws ERR malformed, not a crash",
+        CheckSpec("malformed", "serve", "server: a malformed request draws ERR, not a crash",
                   grade_malformed),
-        CheckSpec("crowd", "serve", "server: three clients at once, all served, every one closed by FIN",
+        CheckSpec("crowd", "serve", "server: three clients at once, each served, each FIN",
                   grade_crowd),
-        CheckSpec("client", "talk", "client: each request after its reply, QUIT, read BYE, FIN", grade_client),
+        CheckSpec("client", "talk", "client: a request after each reply, QUIT, BYE, FIN", grade_client),
     ),
     intro=INTRO,
     scenario=scenario,
