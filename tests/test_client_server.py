@@ -309,3 +309,12 @@ def test_a_crowd_server_crashing_or_never_listening_says_so():
     expect(cs.grade_crowd(evidence(), everything(**refused)), FAIL,
            "nothing listened on the port: bind((my_ip, port)), then listen(), then accept()")
     expect(cs.grade_crowd(evidence(), wire_of(good_talk())), FAIL, by="talk")
+
+
+def test_a_connection_per_request_fails():
+    first = Talk(H1, PORT, 40000).open().lines(SOLO.requests[:1], SOLO.truths[:1]).send(True, "FA").send(False, "FA")
+    second = Talk(H1, PORT, 40001).send(True, "S").send(False, "RA")
+    expect(cs.grade_client(evidence(), wire_of(first, second, *crowd_talks())), FAIL,
+           "one connection carries the whole conversation: connect once, send every request on it, then QUIT and "
+           "close()")
+    expect(cs.grade_answers(evidence(), wire_of(first, second, *crowd_talks())), FAIL, by="talk")

@@ -28,6 +28,9 @@ def solo(ev, wire) -> tuple[Connection | None, Verdict | None]:
         return None, blocked("h1's client never connected", "your server is graded on the requests of the "
                              "client: fix talk() first (see its check)", "talk")
     connection = found[0]
+    if len(found) > 1 and len(connection.lines(True)) < len(ev.solo.requests):
+        return None, blocked(f"h1's client opened {len(found)} connections for one conversation", "your server "
+                             "is graded on one conversation per client: fix talk() first (see its check)", "talk")
     if not connection.synack:
         return None, failed(f"h2's kernel answered h1's SYN to port {ev.solo_port} with a reset",
                             "nothing listened on the port: bind((my_ip, port)), then listen(), then accept()")
@@ -134,6 +137,10 @@ def grade_client(ev, wire) -> Verdict:
         return failed(f"h1 never connected to h2 port {ev.solo_port}",
                       "connect((server_ip, port)) with the address and port your function was given")
     connection, requests = found[0], list(ev.solo.requests)
+    if len(found) > 1 and len(connection.lines(True)) < len(requests):
+        return failed(f"h1 opened {len(found)} connections, {len(connection.lines(True))} request(s) on the first",
+                      "one connection carries the whole conversation: connect once, send every request on it, "
+                      "then QUIT and close()")
     if not connection.synack:
         return blocked("h2 refused the connection: nothing listened", "your client needs a server that "
                        "listens: fix serve() first (see its check)", "serve")
