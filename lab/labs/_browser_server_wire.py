@@ -92,7 +92,7 @@ def request_mistake(request: bytes, path: str, host: str) -> str | None:
         return "HTTP/1.1 requires a Host: header (RFC 9112 section 3.2); add `Host: <lb_ip>`"
     if not blank:
         return ("the head must end with an empty line (\\r\\n\\r\\n): without it the server "
-                "waits for more headers and never answers")
+                "waits for more headers (haproxy gives up after a second with 408)")
     return None
 
 
