@@ -4,7 +4,7 @@ and its client in h1, then three clients at once (h1, h3, h4) against the same s
         h1   h3   h4                      topologies/star.py, four hosts
           \\  |  /
              s1 --- h2                    the student's server
- 
+
 Every run draws its subnet, the two ports and each client's requests: the numbers and
 words, the commands, which request is malformed and how. Grading reads each
 connection from the capture: each request and each reply in its own segment, the
