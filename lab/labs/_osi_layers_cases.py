@@ -31,7 +31,15 @@ class Page(http.server.BaseHTTPRequestHandler):
         pass
 class Server(http.server.ThreadingHTTPServer):  # a stalled connection blocks no other
     server_bind = socketserver.TCPServer.server_bind  # no reverse DNS look-up of its own name
-Server((sys.argv[1], int(sys.argv[2])), Page).serve_forever()
+context = None
+if len(sys.argv) > 5:  # the same page over TLS: certificate and key read before listening
+    import ssl
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(sys.argv[5], sys.argv[6])
+server = Server((sys.argv[1], int(sys.argv[2])), Page)
+if context is not None:
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
 """
 
 PAGES = ("index.html", "hello.txt", "layers.html", "osi.txt", "page.html", "wire.txt")

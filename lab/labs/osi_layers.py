@@ -13,7 +13,9 @@ field by field against the student's prediction of what a router changes.
 """
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
@@ -26,7 +28,8 @@ from lab.kinds import Frame
 from lab.labs._osi_layers_cases import FIELDS, OSI, SERVER, TCP_IP, draw_fields, draw_page, made_up_frames, \
     quiet_fields, request_copies
 from lab.labs._osi_layers_grading import grade_changes, grade_layers, grade_request
-from lab.labs._osi_layers_tcp import Path, handshake, read_and_close
+from lab.labs._osi_layers_tcp import Path as Ends, handshake, read_and_close
+from lab.labs._osi_layers_tls import client_context, fetch as tls_fetch, make_certificate, records
 from lab.segments import ports
 from lab.wire import payload
 
@@ -61,7 +64,7 @@ class Evidence:
 def scenario(run) -> None:
     h1, h2, r1 = run.host("h1"), run.host("h2"), run.host("r1")
     ev = run.evidence
-    client, spare, server = ports(run.rng, 3)
+    client, spare, server, secure = ports(run.rng, 4)
     page = draw_page(run.rng, h2.ip)
     far_ip, far_mac = r1_far_side(r1)
     with run.step("Set-up: two subnets, r1 between them, a web server in h2",
@@ -74,16 +77,14 @@ def scenario(run) -> None:
         r1.kernel.set_neighbour(h1.ip, h1.mac, r1.interface)
         r1.kernel.set_neighbour(h2.ip, h2.mac, "r1-eth2")
         h2.kernel.set_neighbour(far_ip, far_mac, h2.interface)
-        h2.node.popen(["python3", "-I", "-c", SERVER, h2.ip, str(server), page.body, page.path])
-        if not poll(lambda: any(s.state == "LISTEN" and s.local[1] == server for s in h2.kernel.sockets("tcp")), 2.0):
-            raise ScenarioError("Python's http.server did not start listening in h2 within 2 s")
+        serve(h2, server, page)
         for name, ip, mac in (("h1", h1.ip, h1.mac), ("r1-eth1", r1.ip, r1.mac), ("r1-eth2", far_ip, far_mac),
                               ("h2", h2.ip, h2.mac)):
             run.note(f"{name:<8} {ip:<15} {mac}" + ("   (h1's gateway)" if name == "r1-eth1" else
                                                     "   (h2's gateway)" if name == "r1-eth2" else ""))
         run.note(f"h2's server: http://{h2.ip}:{server}{page.path}")
 
-    path = Path(h1.mac, r1.mac, h1.ip, h2.ip, client, server)
+    path = Ends(h1.mac, r1.mac, h1.ip, h2.ip, client, server)
     with run.step("The lab opens a TCP connection from h1 to h2's server",
                   "Each segment shows twice: as it crossed s1 (h1 to r1) and as r1 sent it on\n"
                   "across s2 (r1 to h2): two frames, one IP packet.", ladder=("h1", "h2")):
@@ -103,6 +104,19 @@ def scenario(run) -> None:
                   "The copy h1 sent across s1 and the copy r1 sent across s2, field by field."):
         compare(run, h1)
 
+    with run.step("The same page over TLS (shown, not graded)",
+                  "Presentation (6): TLS encrypts what HTTP says. Session (5): the second\n"
+                  "connection resumes the first one's TLS session instead of a new key exchange.\n"
+                  "Only the hellos are readable on the wire.", ladder=("h1", "h2")):
+        over_tls(run, h1, h2, secure, page)
+
+
+def serve(h2, port: int, page, *tls: str) -> None:
+    """Python's http.server in h2 on port, over TLS if given a certificate and key."""
+    h2.node.popen(["python3", "-I", "-c", SERVER, h2.ip, str(port), page.body, page.path, *tls])
+    if not poll(lambda: any(s.state == "LISTEN" and s.local[1] == port for s in h2.kernel.sockets("tcp")), 2.0):
+        raise ScenarioError(f"Python's http.server did not start listening in h2 on port {port} within 2 s")
+
 
 def r1_far_side(r1) -> tuple[str, str]:
     """r1's address and MAC on h2's subnet (r1-eth2)."""
@@ -110,7 +124,7 @@ def r1_far_side(r1) -> tuple[str, str]:
     return address.split("/")[0], r1.kernel.link("r1-eth2").mac
 
 
-def fetch(run, h1, h2, path: Path, spare: int, seq: int, ack: int, page: str) -> None:
+def fetch(run, h1, h2, path: Ends, spare: int, seq: int, ack: int, page: str) -> None:
     """The student's request on the open connection; the reference's on a new one if
     h2's server did not answer it (the first connection's stream may hold its bytes)."""
     ev = run.evidence
@@ -123,7 +137,7 @@ def fetch(run, h1, h2, path: Path, spare: int, seq: int, ack: int, page: str) ->
     ev.request, ev.answered = sent.sent, sent.answer is not None
     first, used = sent.answer, path
     if first is None:
-        used = Path(path.my_mac, path.gateway_mac, path.my_ip, path.server_ip, spare, path.server_port)
+        used = Ends(path.my_mac, path.gateway_mac, path.my_ip, path.server_ip, spare, path.server_port)
         run.note("h2's server did not answer; the lab opens a new connection and sends the reference's "
                  "build_request() there, so the steps after this one have a request to read")
         run.event("the lab sends the reference's build_request() on a new connection")
@@ -168,6 +182,23 @@ def map_layers(run, h1, h2) -> None:
         run.note(f"{layer.__name__:<6} {number} {OSI.get(number, '?'):<12} {TCP_IP.get(number, '?'):<12} "
                  f"{said!s:<4} {text[:30]}")
     run.note(f"(and {len(made_up)} frames of other protocols the lab stacked itself, graded too)")
+
+
+def over_tls(run, h1, h2, port: int, page) -> None:
+    with tempfile.TemporaryDirectory(prefix="osi-layers-") as folder:
+        cert, key = make_certificate(Path(folder), h2.ip)
+        serve(h2, port, page, str(cert), str(key))
+        context = client_context(cert)
+    first, session = tls_fetch(h1, h2.ip, port, context, page.path)
+    second, _ = tls_fetch(h1, h2.ip, port, context, page.path, session)
+    wire = run.wire()
+    for number, seen in enumerate((first, second), 1):
+        run.note(f"connection {number}: {seen.version} {seen.cipher}, "
+                 f"{'session resumed' if seen.resumed else 'new session'}; {seen.status}")
+    for direction, what, length in records(wire, (h1.ip, first.port), (h2.ip, port)):
+        run.note(f"connection 1 {direction}: {what}, {length} bytes")
+    clear = wire.select(lambda p: TCP in p and port in (p[TCP].sport, p[TCP].dport) and b"GET " in payload(p))
+    run.note(f"frames of these connections holding 'GET ' in clear: {len(clear)}")
 
 
 def compare(run, h1) -> None:
