@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -160,3 +161,13 @@ def test_run_leaves_nothing_behind(tmp_path):
     assert lab("run", "browser-server", "--solution", "--pcap", str(tmp_path / "c.pcapng")).returncode == 0
     assert host_state() == before
     assert servers() == [] and folders() == left
+
+
+@pytest.mark.skipif(not Path("/usr/sbin/haproxy").exists() or Path("/usr/bin/haproxy").exists(),
+                    reason="needs haproxy in /usr/sbin only, to hide it with PATH")
+def test_a_missing_server_ends_with_exit_3_and_the_set_up_command():
+    env = {**os.environ, "PATH": "/usr/bin:/bin", "NO_COLOR": "1"}
+    result = subprocess.run([sys.executable, "-m", "lab", "run", "browser-server", "--solution"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 3 and "needs haproxy" in result.stderr and "scripts/setup.sh" in result.stderr
+    assert servers() == []
