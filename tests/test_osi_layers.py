@@ -183,3 +183,17 @@ def test_field_lists_always_ask_the_telling_fields(seed):
     assert not {"Ether.src", "IP.chksum"} & set(quiet) and len(set(drawn)) == len(drawn)
     first, second = (Ether(c) for c in copies())
     assert set(changed(first, second, drawn)) == ROUTER & set(drawn)
+
+
+# --- the TLS step's certificate ---
+
+@pytest.mark.parametrize("without_cryptography", [False, True])
+def test_the_certificate_is_made_at_run_time_either_way(tmp_path, monkeypatch, without_cryptography):
+    import ssl
+    import sys
+    from lab.labs._osi_layers_tls import make_certificate
+    if without_cryptography:  # the openssl command makes it instead
+        monkeypatch.setitem(sys.modules, "cryptography", None)
+    cert, key = make_certificate(tmp_path, "10.7.8.9")
+    ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, key)
+    assert "10.7.8.9" in ssl._ssl._test_decode_cert(str(cert))["subjectAltName"][0]

@@ -41,6 +41,16 @@ def test_reference_passes_and_tshark_sees_both_copies(tmp_path):
     responses = subprocess.run(["tshark", "-r", str(pcap), "-o", "tcp.analyze_sequence_numbers:FALSE", "-o", "tcp.desegment_tcp_streams:FALSE", "-Y", "http.response", "-T", "fields",
                                 "-e", "http.response.code"], capture_output=True, text=True, check=True).stdout
     assert responses.split() == ["200", "200"]  # once on s2 from h2, once on s1 from r1
+    # The TLS step: two ClientHellos and two ServerHellos, each seen on s1 and on s2.
+    notes = [note for step in document["steps"] for note in step.get("notes", [])]
+    port = next(note for note in notes if note.startswith("h2's TLS server:")).rsplit(":", 1)[1].split("/")[0]
+    hellos = subprocess.run(["tshark", "-r", str(pcap), "-o", "tcp.analyze_sequence_numbers:FALSE", "-o",
+                             "tcp.desegment_tcp_streams:FALSE", "-d", f"tcp.port=={port},tls", "-Y",
+                             "tls.handshake.type == 1 || tls.handshake.type == 2", "-T", "fields",
+                             "-e", "tls.handshake.type"], capture_output=True, text=True, check=True).stdout
+    assert sorted(hellos.split()) == ["1"] * 4 + ["2"] * 4
+    assert any("session resumed" in note for note in notes), notes
+    assert "frames of these connections holding 'GET ' in clear: 0" in notes
     checks = {c["id"]: c for c in document["checks"]}
     assert "right in 7 of 7 cases" in checks["layers"]["detail"]
     assert "right in 3 of 3 cases" in checks["router"]["detail"]

@@ -192,6 +192,7 @@ def over_tls(run, h1, h2, port: int, page) -> None:
     first, session = tls_fetch(h1, h2.ip, port, context, page.path)
     second, _ = tls_fetch(h1, h2.ip, port, context, page.path, session)
     wire = run.wire()
+    run.note(f"h2's TLS server: https://{h2.ip}:{port}{page.path}")
     for number, seen in enumerate((first, second), 1):
         run.note(f"connection {number}: {seen.version} {seen.cipher}, "
                  f"{'session resumed' if seen.resumed else 'new session'}; {seen.status}")
