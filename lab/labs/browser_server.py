@@ -80,12 +80,10 @@ def scenario(run) -> None:
 def browse(run, h1, lb, drawn: Drawn) -> None:
     with run.step(f"The browser asks for {drawn.path}, {drawn.requests} times (your http_get)",
                   "Each request is a new connection to the balancer, which opens its own to a\n"
-                  "web server, which opens one to redis.", ladder=("h1", "lb")):
-        got = []
-        for _ in range(drawn.requests):
-            outcome = run.student("http_get", h1, lb.ip, drawn.lb_port, drawn.path, timeout=TIMEOUT)
-            got.append(outcome.value)  # the reference's response where the student's did not come
-        run.evidence.got = tuple(got)
+                  "web server, which opens one to redis: the ladder draws h1 and lb, the other\n"
+                  "hops' frames are the lines as tcpdump prints them.", ladder=("h1", "lb")):
+        got = [ask(run, h1, lb, drawn) for _ in range(drawn.requests)]
+    run.evidence.got = tuple(got)
     with run.step("The browser reads the answer (your parse_response)"):
         args, truths = response_cases(run.rng)
         raw = next((g for g in got if whole(g)), b"")
@@ -97,7 +95,26 @@ def browse(run, h1, lb, drawn: Drawn) -> None:
         outcome = run.student("parse_response", h1, raw, extra=args)
         run.evidence.live_response = (raw, right)
         run.evidence.response_cases = [(outcome.value, outcome.status == DONE), list(outcome.cases), truths]
-        run.note(f"parse_response gave {outcome.value!r}"[:200])
+        run.note(f"parse_response gave {shown_parse(outcome.value)}")
+
+
+def shown_parse(value) -> str:
+    if isinstance(value, tuple) and len(value) == 3 and isinstance(value[1], dict):
+        return f"status {value[0]!r}, {len(value[1])} headers, body {value[2][:60]!r}"
+    return repr(value)[:120]
+
+
+def named(ev: Evidence, ip: str | None) -> str:
+    names = {ip: f"web{i}" for i, ip in enumerate(ev.webs, 1)}
+    return f"{names[ip]} ({ip})" if ip in names else str(ip)
+
+
+def ask(run, h1, lb, drawn: Drawn) -> bytes:
+    """One call of the student's http_get; the reference's response where theirs did not come."""
+    value = run.student("http_get", h1, lb.ip, drawn.lb_port, drawn.path, timeout=TIMEOUT).value
+    served = header(value, "x-served-by") if whole(value) else None
+    run.note(f"{len(value)} bytes back, status {status(value)}, served by {named(run.evidence, served)}")
+    return value
 
 
 def query(run, web, db, drawn: Drawn) -> None:
@@ -122,7 +139,7 @@ def shown(run, ev: Evidence) -> None:
         browser = connections(wire, ev.lb, drawn.lb_port)
         served = [header(c.answered, "x-served-by") or "?" for c in browser]
         for web in ev.webs:
-            run.note(f"{web} served {served.count(web)} of {len(browser)} requests")
+            run.note(f"{named(ev, web)} served {served.count(web)} of {len(browser)} requests")
         hops = {"browser-balancer": browser,
                 "balancer-web": [c for w in ev.webs for c in connections(wire, w, drawn.web_port)],
                 "web-db": connections(wire, ev.db, drawn.db_port)}
