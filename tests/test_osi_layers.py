@@ -15,12 +15,14 @@ from lab import topology
 from lab.capture import Frame
 from lab.exchange import Sent
 from lab.exercise import DONE
-from lab.labs._osi_layers_cases import ALWAYS_ASKED, FIELDS, changed, draw_fields, made_up_frames, quiet_fields
+from lab.labs._osi_layers_cases import (ALWAYS_ASKED, FIELDS, changed, draw_fields, made_up_frames,
+                                        quiet_fields)
 from lab.labs._osi_layers_grading import grade_changes, grade_layers, grade_request
 from lab.labs.osi_layers import Evidence
 from lab.wire import Wire
 
-H1, R1, H2 = ("10.9.1.7", "02:00:00:00:00:01"), ("10.9.1.200", "02:00:00:00:00:fe"), ("10.9.2.7", "02:00:00:00:00:02")
+H1, R1 = ("10.9.1.7", "02:00:00:00:00:01"), ("10.9.1.200", "02:00:00:00:00:fe")
+H2 = ("10.9.2.7", "02:00:00:00:00:02")
 R1_FAR = "02:00:00:00:01:fe"
 PORTS, SEQ, ACK, PAGE = (40000, 8080), 1000, 5000, "/index.html"
 

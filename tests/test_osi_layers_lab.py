@@ -21,15 +21,24 @@ def attempt(tmp_path, code: str):
     return path
 
 
+def tshark(pcap, wanted: str, *fields: str, decode: str = "") -> str:
+    """tshark's fields of the frames it finds wanted; the copy of a segment on s2 is no
+    retransmission, and each frame is read by itself (both copies are in the file)."""
+    options = ["-o", "tcp.analyze_sequence_numbers:FALSE", "-o", "tcp.desegment_tcp_streams:FALSE"]
+    options += ["-d", decode] if decode else []
+    command = ["tshark", "-r", str(pcap), *options, "-Y", wanted, "-T", "fields"]
+    for name in fields:
+        command += ["-e", name]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+
 def test_reference_passes_and_tshark_sees_both_copies(tmp_path):
     pcap = tmp_path / "c.pcapng"
     code, document = graded("osi-layers", ROOT / "solutions" / "osi_layers.py", "--pcap", str(pcap))
     assert code == 0, document.get("error")
     hosts = document["hosts"]
-    rows = subprocess.run(["tshark", "-r", str(pcap), "-o", "tcp.analyze_sequence_numbers:FALSE", "-Y", "http.request", "-T", "fields",
-                           "-e", "frame.interface_name", "-e", "eth.src", "-e", "eth.dst", "-e", "ip.ttl",
-                           "-e", "ip.src", "-e", "ip.dst", "-e", "http.request.method"],
-                          capture_output=True, text=True, check=True).stdout.split("\n")
+    rows = tshark(pcap, "http.request", "frame.interface_name", "eth.src", "eth.dst", "ip.ttl", "ip.src",
+                  "ip.dst", "http.request.method").split("\n")
     rows = sorted(row.split("\t") for row in rows if row)
     h1, h2, r1 = hosts["h1"], hosts["h2"], hosts["r1"]
     assert len(rows) == 2, rows
@@ -38,16 +47,13 @@ def test_reference_passes_and_tshark_sees_both_copies(tmp_path):
     assert (src1, dst1) == (h1["mac"], r1["mac"]) and dst2 == h2["mac"] and src2 != src1
     assert int(ttl2) == int(ttl1) - 1
     assert ends1 == ends2 == [h1["ip"], h2["ip"], "GET"]
-    responses = subprocess.run(["tshark", "-r", str(pcap), "-o", "tcp.analyze_sequence_numbers:FALSE", "-o", "tcp.desegment_tcp_streams:FALSE", "-Y", "http.response", "-T", "fields",
-                                "-e", "http.response.code"], capture_output=True, text=True, check=True).stdout
+    responses = tshark(pcap, "http.response", "http.response.code")
     assert responses.split() == ["200", "200"]  # once on s2 from h2, once on s1 from r1
     # The TLS step: two ClientHellos and two ServerHellos, each seen on s1 and on s2.
     notes = [note for step in document["steps"] for note in step.get("notes", [])]
     port = next(note for note in notes if note.startswith("h2's TLS server:")).rsplit(":", 1)[1].split("/")[0]
-    hellos = subprocess.run(["tshark", "-r", str(pcap), "-o", "tcp.analyze_sequence_numbers:FALSE", "-o",
-                             "tcp.desegment_tcp_streams:FALSE", "-d", f"tcp.port=={port},tls", "-Y",
-                             "tls.handshake.type == 1 || tls.handshake.type == 2", "-T", "fields",
-                             "-e", "tls.handshake.type"], capture_output=True, text=True, check=True).stdout
+    hellos = tshark(pcap, "tls.handshake.type == 1 || tls.handshake.type == 2", "tls.handshake.type",
+                    decode=f"tcp.port=={port},tls")
     assert sorted(hellos.split()) == ["1"] * 4 + ["2"] * 4
     assert any("session resumed" in note for note in notes), notes
     assert "frames of these connections holding 'GET ' in clear: 0" in notes
