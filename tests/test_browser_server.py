@@ -171,3 +171,64 @@ def test_a_missing_server_ends_with_exit_3_and_the_set_up_command():
                             capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 3 and "needs haproxy" in result.stderr and "scripts/setup.sh" in result.stderr
     assert servers() == []
+
+
+OTHER_STYLE = '''
+import socket
+
+
+def http_get(lb_ip, port, path):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.connect((lb_ip, port))
+    for line in (f"GET {path} HTTP/1.1", f"host: {lb_ip}", "accept: */*", ""):
+        sock.send((line + "\\r\\n").encode())
+    data = b""
+    while True:
+        chunk = sock.recv(7)
+        if not chunk:
+            break
+        data += chunk
+    sock.close()
+    return data
+
+
+def parse_response(raw):
+    end = raw.find(b"\\r\\n\\r\\n")
+    head = raw[:end].decode().splitlines()
+    fields = dict((n.strip().lower(), v.strip()) for n, v in (h.split(":", 1) for h in head[1:]))
+    size = int(fields.get("content-length", 0))
+    return int(head[0].split(" ", 2)[1]), fields, raw[end + 4:end + 4 + size]
+
+
+def redis_get(db_ip, port, key):
+    words = ["GET", key]
+    command = f"*{len(words)}\\r\\n" + "".join(f"${len(w.encode())}\\r\\n{w}\\r\\n" for w in words)
+    with socket.create_connection((db_ip, port), timeout=2) as sock:
+        sock.sendall(command.encode())
+        reply = sock.recv(1)
+        while not reply.endswith(b"\\r\\n") or reply.count(b"\\r\\n") < 2:
+            reply += sock.recv(1)
+        return reply
+
+
+def parse_reply(raw):
+    size, _, rest = raw.partition(b"\\r\\n")
+    return None if size == b"$-1" else rest[:int(size[1:])]
+'''
+MADE_UP_PAGE = '''
+def http_get(lb_ip, port, path):
+    return b"HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nhi"
+'''
+
+
+def test_other_styles_pass(tmp_path):
+    path = tmp_path / "other.py"
+    path.write_text(OTHER_STYLE)
+    code, document = graded("browser-server", path)
+    assert code == 0 and set(document["status_of"].values()) == {"pass"}, document["checks"]
+
+
+def test_a_made_up_page_fails(tmp_path):
+    code, document = graded("browser-server", attempt(tmp_path, MADE_UP_PAGE))
+    verdict = next(c for c in document["checks"] if c["id"] == "http-request")
+    assert code == 1 and verdict["status"] == "fail" and "connect((lb_ip, port))" in verdict["hint"]
