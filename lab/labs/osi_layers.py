@@ -174,13 +174,14 @@ def map_layers(run, h1, h2) -> None:
     outcome = run.student("osi_layers", h1, live, extra=[(Ether(data),) for data, _ in made_up])
     ev.layers = [(outcome.status, outcome.value if outcome.by_student else outcome.detail), *outcome.cases]
     given = outcome.value if isinstance(outcome.value, list) else []
-    run.note(f"{'header':<6} {'OSI':<14} {'TCP/IP':<12} {'you':<4} what it says")
+    who = "you" if outcome.by_student else "ref"
+    run.note(f"{'header':<6} {'OSI':<14} {'TCP/IP':<12} {who}")
     for index, layer in enumerate(live.layers()):
         number = [2, 3, 4, 7][index] if index < 4 else 0
         said = given[index] if index < len(given) else "?"
         text = live[layer].mysummary() if layer.__name__ != "Raw" else repr(payload(live))
-        run.note(f"{layer.__name__:<6} {number} {OSI.get(number, '?'):<12} {TCP_IP.get(number, '?'):<12} "
-                 f"{said!s:<4} {text[:30]}")
+        run.note(f"{layer.__name__:<6} {number} {OSI.get(number, '?'):<12} {TCP_IP.get(number, '?'):<12} {said}")
+        run.note(f"{'':<6} {text[:66]}")
     run.note(f"(and {len(made_up)} frames of other protocols the lab stacked itself, graded too)")
 
 
