@@ -16,7 +16,7 @@ WAIT = 0.5  # seconds: h2 answers across r1 within a millisecond
 
 
 @dataclass(frozen=True)
-class Path:
+class Connection:
     """The connection's two ends as h1's frames address them."""
 
     my_mac: str
@@ -27,13 +27,13 @@ class Path:
     server_port: int
 
 
-def segment(path: Path, flags: str, seq: int, ack: int = 0, data: bytes = b"") -> bytes:
+def segment(path: Connection, flags: str, seq: int, ack: int = 0, data: bytes = b"") -> bytes:
     frame = Ether(src=path.my_mac, dst=path.gateway_mac) / IP(src=path.my_ip, dst=path.server_ip) / \
         TCP(sport=path.my_port, dport=path.server_port, flags=flags, seq=seq, ack=ack, window=65535)
     return bytes(frame / data if data else frame)
 
 
-def from_server(path: Path, flags: str | None = None, starts: bytes | None = None):
+def from_server(path: Connection, flags: str | None = None, starts: bytes | None = None):
     """A test on raw frames reaching h1: a segment of this connection from the server."""
     def wanted(data: bytes) -> bool:
         packet = Ether(data)
@@ -43,7 +43,7 @@ def from_server(path: Path, flags: str | None = None, starts: bytes | None = Non
     return wanted
 
 
-def handshake(port, path: Path, isn: int) -> tuple[int, int]:
+def handshake(port, path: Connection, isn: int) -> tuple[int, int]:
     """SYN, SYN-ACK, ACK; returns (h1's next sequence number, the number it acknowledges)."""
     port.drain()
     port.send(segment(path, "S", isn))
@@ -56,7 +56,7 @@ def handshake(port, path: Path, isn: int) -> tuple[int, int]:
     return seq, ack
 
 
-def read_and_close(port, path: Path, seq: int, first) -> bytes:
+def read_and_close(port, path: Connection, seq: int, first) -> bytes:
     """The server's answer from its first segment (already caught) to its FIN; h1
     acknowledges it all and closes too. Returns the answer's bytes in order."""
     segments = [first]

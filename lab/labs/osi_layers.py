@@ -20,15 +20,14 @@ from pathlib import Path
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
-from lab.definition import CheckSpec, Lab, Verdict, failed, passed
+from lab.definition import CheckSpec, Lab
 from lab.errors import ScenarioError
 from lab.exchange import Sent, arrival, poll
-from lab.exercise import DONE
 from lab.kinds import Frame
 from lab.labs._osi_layers_cases import FIELDS, OSI, SERVER, TCP_IP, draw_fields, draw_page, made_up_frames, \
     quiet_fields, request_copies
 from lab.labs._osi_layers_grading import grade_changes, grade_layers, grade_request
-from lab.labs._osi_layers_tcp import Path as Ends, handshake, read_and_close
+from lab.labs._osi_layers_tcp import Connection, handshake, read_and_close
 from lab.labs._osi_layers_tls import client_context, fetch as tls_fetch, make_certificate, records
 from lab.segments import ports
 from lab.wire import payload
@@ -84,7 +83,7 @@ def scenario(run) -> None:
                                                     "   (h2's gateway)" if name == "r1-eth2" else ""))
         run.note(f"h2's server: http://{h2.ip}:{server}{page.path}")
 
-    path = Ends(h1.mac, r1.mac, h1.ip, h2.ip, client, server)
+    path = Connection(h1.mac, r1.mac, h1.ip, h2.ip, client, server)
     with run.step("The lab opens a TCP connection from h1 to h2's server",
                   "Each segment shows twice: as it crossed s1 (h1 to r1) and as r1 sent it on\n"
                   "across s2 (r1 to h2): two frames, one IP packet.", ladder=("h1", "h2")):
@@ -124,7 +123,7 @@ def r1_far_side(r1) -> tuple[str, str]:
     return address.split("/")[0], r1.kernel.link("r1-eth2").mac
 
 
-def fetch(run, h1, h2, path: Ends, spare: int, seq: int, ack: int, page: str) -> None:
+def fetch(run, h1, h2, path: Connection, spare: int, seq: int, ack: int, page: str) -> None:
     """The student's request on the open connection; the reference's on a new one if
     h2's server did not answer it (the first connection's stream may hold its bytes)."""
     ev = run.evidence
@@ -137,7 +136,7 @@ def fetch(run, h1, h2, path: Ends, spare: int, seq: int, ack: int, page: str) ->
     ev.request, ev.answered = sent.sent, sent.answer is not None
     first, used = sent.answer, path
     if first is None:
-        used = Ends(path.my_mac, path.gateway_mac, path.my_ip, path.server_ip, spare, path.server_port)
+        used = Connection(path.my_mac, path.gateway_mac, path.my_ip, path.server_ip, spare, path.server_port)
         run.note("h2's server did not answer; the lab opens a new connection and sends the reference's "
                  "build_request() there, so the steps after this one have a request to read")
         run.event("the lab sends the reference's build_request() on a new connection")
