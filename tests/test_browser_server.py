@@ -232,3 +232,38 @@ def test_a_made_up_page_fails(tmp_path):
     code, document = graded("browser-server", attempt(tmp_path, MADE_UP_PAGE))
     verdict = next(c for c in document["checks"] if c["id"] == "http-request")
     assert code == 1 and verdict["status"] == "fail" and "connect((lb_ip, port))" in verdict["hint"]
+
+
+def children(pid: int) -> set[str]:
+    names = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                names.add(stat.split("(", 1)[1].rsplit(")", 1)[0])
+    return names
+
+
+def test_a_sigkilled_run_takes_its_servers_along(tmp_path):
+    """The servers run as the lab's children with a parent-death signal: SIGKILL of the
+    lab kills them; the next run removes the folder the killed one could not."""
+    import signal
+    import time
+    run = subprocess.Popen([sys.executable, "-m", "lab", "run", "browser-server", "--solution", "--pcap",
+                            str(tmp_path / "k.pcapng")], cwd=ROOT, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while "haproxy" not in children(run.pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert {"redis-server", "haproxy"} <= children(run.pid)
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+    deadline = time.monotonic() + 3
+    while servers() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert servers() == []
+    assert lab("run", "browser-server", "--solution", "--pcap", str(tmp_path / "c.pcapng")).returncode == 0
+    assert not any(name.startswith(f"netlab-tiers-{run.pid}-") for name in folders())

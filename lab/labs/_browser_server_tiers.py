@@ -3,16 +3,22 @@
 redis-server in db, haproxy in lb (round robin over the two web servers) and a small
 Python HTTP app in web1 and web2 that asks redis for each request. Each is started by
 the lab with its files in the run's own temporary folder, and waited for by polling
-until it answers; `Tiers.stop` ends them by their pid files, and Network.stop kills
-whatever is left in the hosts' namespaces, daemonized or not.
+until it answers.
+
+They run in the foreground as children of the lab, each with a parent-death signal:
+`Tiers.stop` kills and reaps them, Network.stop kills whatever is left in the hosts'
+namespaces, and if the lab is killed with SIGKILL the kernel kills them too. (Started
+with `--daemonize yes`, redis-server and haproxy were reparented to init and outlived
+a SIGKILLed run, holding its namespaces.) A SIGKILLed run's folder is removed by the
+next run of this lab.
 """
 from __future__ import annotations
 
 import contextlib
 import os
 import shutil
-import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -21,9 +27,11 @@ from pathlib import Path
 
 from lab.errors import LabError, ScenarioError, SetupError
 from lab.exchange import poll
+from lab.registry import start_time
 
 REDIS = "redis-server"
 HAPROXY = "haproxy"
+PREFIX = "netlab-tiers-"
 START = 2.0  # seconds a server may take to answer after it was started
 
 # The web tier: one HTTP/1.1 answer per connection, the body from redis, fetched over
@@ -142,15 +150,32 @@ def redis_set(host, ip: str, port: int, key: bytes, value: bytes) -> None:
         sock.close()
 
 
+def launch(host, argv: list[str], log: Path) -> subprocess.Popen:
+    """Start argv in host's network namespace, in the foreground, as a child of the lab
+    that the kernel kills if the lab dies, even by SIGKILL (PR_SET_PDEATHSIG). A
+    daemon would be reparented to init and escape both that and the run's record."""
+    with open(log, "wb") as errors:
+        return subprocess.Popen(["nsenter", f"--net={host.netns}", "setpriv", "--pdeathsig", "KILL", *argv],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors)
+
+
+def sweep(directory: Path) -> None:
+    """Remove the folders of this lab's runs that died without removing theirs."""
+    for folder in directory.glob(f"{PREFIX}*-*"):
+        owner = folder.name[len(PREFIX):].split("-", 1)[0]
+        if owner.isdigit() and start_time(int(owner)) is None:  # gone, or a zombie
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 class Tiers:
     """The run's servers; use as a context manager so they stop however the run ends."""
 
     def __init__(self, lb, webs, db, ports: Ports, key: bytes, value: bytes):
         self.lb, self.webs, self.db, self.ports = lb, webs, db, ports
         self.key, self.value = key, value
-        self.folder = Path(tempfile.mkdtemp(prefix="netlab-tiers-"))
-        self.pids: list[Path] = []
-        self.apps: list = []
+        sweep(Path(tempfile.gettempdir()))
+        self.folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-"))
+        self.servers: list[subprocess.Popen] = []
         self.started: dict[str, float] = {}  # seconds from start to first answer
 
     def __enter__(self) -> Tiers:
@@ -172,7 +197,9 @@ class Tiers:
         redis_set(self.db, self.db.ip, self.ports.db, self.key, self.value)
         began = time.perf_counter()
         for web in self.webs:  # both at once: each Python start-up takes about 40 ms
-            self.start_web(web)
+            self.servers.append(launch(web, [sys.executable, "-c", WEB_APP, web.ip, str(self.ports.web),
+                                             self.db.ip, str(self.ports.db), self.key.decode()],
+                                       self.folder / f"{web.name}.log"))
         for web in self.webs:
             self.timed(f"web app in {web.name}", began, web, web.ip, self.ports.web)
         self.start_haproxy()
@@ -185,46 +212,29 @@ class Tiers:
         self.started[name] = time.perf_counter() - began
 
     def start_redis(self) -> None:
-        pidfile = self.folder / "redis.pid"
-        self.pids.append(pidfile)
         began = time.perf_counter()
-        self.db.node.cmd(REDIS, "--bind", self.db.ip, "--port", str(self.ports.db), "--save", "''",
-                         "--appendonly", "no",
-                         # bound to the emulated host's address only, in a namespace of its own:
-                         # protected mode would refuse the web servers, which are not loopback
-                         "--protected-mode", "no", "--daemonize", "yes", "--pidfile", str(pidfile),
-                         "--dir", str(self.folder), "--logfile", str(self.folder / "redis.log"))
+        self.servers.append(launch(self.db, [
+            REDIS, "--bind", self.db.ip, "--port", str(self.ports.db), "--save", "", "--appendonly", "no",
+            # bound to the emulated host's address only, in a namespace of its own: protected
+            # mode would refuse the web servers, which are not loopback
+            "--protected-mode", "no", "--daemonize", "no", "--pidfile", str(self.folder / "redis.pid"),
+            "--dir", str(self.folder), "--logfile", ""], self.folder / "redis.log"))
         self.timed("redis-server", began, self.db, self.db.ip, self.ports.db, b"PING\r\n", b"+PONG")
-
-    def start_web(self, web) -> None:
-        app = web.node.popen([sys.executable, "-c", WEB_APP, web.ip, str(self.ports.web), self.db.ip,
-                              str(self.ports.db), self.key.decode()], stdout=open(os.devnull, "wb"),
-                             stderr=open(self.folder / f"{web.name}.log", "wb"))
-        self.apps.append(app)
 
     def start_haproxy(self) -> None:
         servers = "\n".join(f"    server {web.name} {web.ip}:{self.ports.web}" for web in self.webs)
         config = self.folder / "haproxy.cfg"
         config.write_text(HAPROXY_CONFIG.format(lb=self.lb.ip, port=self.ports.lb, servers=servers))
-        pidfile = self.folder / "haproxy.pid"
-        self.pids.append(pidfile)
         began = time.perf_counter()
-        self.lb.node.cmd(HAPROXY, "-q", "-f", str(config), "-D", "-p", str(pidfile))
+        self.servers.append(launch(self.lb, [HAPROXY, "-q", "-db", "-f", str(config)],
+                                   self.folder / "haproxy.log"))
         self.timed("haproxy", began, self.lb, self.lb.ip, self.ports.lb)
 
     def stop(self) -> None:
-        for pidfile in self.pids:
-            for pid in read_pids(pidfile):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-        for app in self.apps:
+        for server in self.servers:
             with contextlib.suppress(ProcessLookupError):
-                app.kill()
-            app.wait()
+                server.kill()
+        for server in self.servers:
+            server.wait()  # reaped here: no zombie is left for init
+        self.servers = []
         shutil.rmtree(self.folder, ignore_errors=True)
-
-
-def read_pids(pidfile: Path) -> list[int]:
-    with contextlib.suppress(OSError, ValueError):
-        return [int(word) for word in pidfile.read_text().split()]
-    return []
