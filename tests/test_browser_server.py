@@ -112,6 +112,14 @@ def redis_get(db_ip, port, key):
         except OSError:
             return b""
 '''
+LENGTH_OFF_WAITING = '''
+def redis_get(db_ip, port, key):
+    import socket
+    command = b"*2\\r\\n$3\\r\\nGET\\r\\n$%d\\r\\n%s\\r\\n" % (len(key) + 1, key.encode())
+    with socket.create_connection((db_ip, port)) as sock:
+        sock.sendall(command)
+        return sock.recv(4096)
+'''
 INLINE = '''
 def redis_get(db_ip, port, key):
     import socket
@@ -142,11 +150,12 @@ def redis_get(db_ip, port, key):
     (NO_HOST, "http-request", "requires a Host: header"),
     (ONE_RECV, "http-request", "read until recv() returns b''"),
     (LENGTH_OFF, "resp-command", "the length prefix"),
+    (LENGTH_OFF_WAITING, "resp-command", "the length prefix"),
     (INLINE, "resp-command", "inline form"),
     (TO_THE_END, "http-parse", "exactly Content-Length bytes"),
     (SPLIT_LINES, "resp-parse", "as many bytes as the length prefix"),
     (MADE_UP, "resp-command", "nothing reached redis"),
-], ids=["no-blank-line", "no-host", "one-recv", "length-off", "inline", "body-to-end", "split-lines", "made-up"])
+], ids=["no-blank-line", "no-host", "one-recv", "length-off", "length-off-waiting", "inline", "body-to-end", "split-lines", "made-up"])
 def test_typical_mistakes_fail_with_their_hint(tmp_path, code, check, hint):
     status, document = graded("browser-server", attempt(tmp_path, code))
     assert status == 1
