@@ -232,6 +232,7 @@ class Network:
         # Mininet.init() raises host-wide limits (kernel.pty.max, fs.file-max): a run
         # must leave the machine as it found it, and three hosts need none of them.
         Mininet.inited = True
+        with_lab_hosts(topo)
         self.mininet = Mininet(topo=topo, switch=LabBridge, host=LabHost, link=LabLink, intf=LabIntf,
                                controller=None, waitConnected=False, build=False)
         try:
@@ -278,6 +279,17 @@ class Network:
             if node.kernel is not None:
                 node.kernel.close()
                 node.kernel = None
+
+
+def with_lab_hosts(topo) -> None:
+    """A node the topology gives its own Host class (a router that turns forwarding
+    on, as `mn --custom` needs) gets that class mixed with LabHost, so it is still
+    configured over netlink and its own config() still runs."""
+    for name in topo.hosts():
+        info = topo.nodeInfo(name)
+        cls = info.get("cls")
+        if isinstance(cls, type) and issubclass(cls, Host) and not issubclass(cls, LabHost):
+            info["cls"] = type(cls.__name__, (cls, LabHost), {})
 
 
 # What `ethtool -K IF tx off` turns off (its ETHTOOL_STXCSUM mask).

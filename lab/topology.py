@@ -98,17 +98,30 @@ def vary(topo, rng) -> None:
     """Give this run its own addresses: hosts' 10.0.x.y move to a subnet drawn within
     10.0.0.0/8 and their host parts are renumbered by one drawn permutation (so two
     hosts that shared a subnet still do), and every host gets a drawn, locally
-    administered MAC. Code that hard-codes an address, or guesses one, fails."""
+    administered MAC. Code that hard-codes an address, or guesses one, fails.
+
+    Every address of the topology moves the same way: a node's own, one a link gives
+    an interface (params1/params2 ip, a router's second interface) and a default
+    route's gateway ('via 10.0.1.254'), so a router and its hosts still agree."""
     offset = rng.randrange(1, 255) << 16 | rng.randrange(0, 240) << 8
     renumber = dict(zip(range(1, 255), rng.sample(range(1, 255), 254)))
+
+    def moved(address: str) -> str:
+        interface = ipaddress.ip_interface(address)
+        if interface.ip not in LAB_RANGE or not 0 < int(interface.ip) & 0xFF < 255:
+            return address
+        ip = ipaddress.ip_address((int(interface.ip) & ~0xFF | renumber[int(interface.ip) & 0xFF]) + offset)
+        return f"{ip}/{interface.network.prefixlen}" if "/" in address else str(ip)
+
     used: set[str] = set()
     for host in topo.hosts():
         info = topo.nodeInfo(host)
         if info.get("ip"):
-            interface = ipaddress.ip_interface(info["ip"])
-            if interface.ip in LAB_RANGE and 0 < int(interface.ip) & 0xFF < 255:
-                moved = (int(interface.ip) & ~0xFF | renumber[int(interface.ip) & 0xFF]) + offset
-                info["ip"] = f"{ipaddress.ip_address(moved)}/{interface.network.prefixlen}"
+            info["ip"] = moved(info["ip"])
+        route = info.get("defaultRoute")
+        if isinstance(route, str) and "via" in route.split():
+            info["defaultRoute"] = " ".join(moved(word) if previous == "via" else word
+                                            for previous, word in zip([""] + route.split(), route.split()))
         mac = None
         while mac is None or mac in used:
             octets = [rng.randrange(256) for _ in range(6)]
@@ -116,6 +129,10 @@ def vary(topo, rng) -> None:
             mac = ":".join(f"{o:02x}" for o in octets)
         used.add(mac)
         info["mac"] = mac
+    for *_ends, info in topo.links(withKeys=True, withInfo=True):
+        for key in ("params1", "params2"):
+            if (info.get(key) or {}).get("ip"):
+                info[key] = {**info[key], "ip": moved(info[key]["ip"])}
 
 
 def draw(topo) -> str:

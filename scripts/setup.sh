@@ -19,6 +19,7 @@ PACKAGES="
     mininet bridge-utils iproute2 iputils-ping procps
     python3-scapy python3-pyroute2 python3-nftables
     tcpdump tshark nftables
+    redis-server haproxy
 "
 
 missing=""
@@ -33,6 +34,14 @@ if [ -n "$missing" ]; then
     echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
     # shellcheck disable=SC2086
     apt-get install -y -q --no-install-recommends $missing
+fi
+
+# browser-server starts its own redis-server and haproxy inside Mininet hosts; the
+# packages' system services would listen on the machine itself: none may.
+if [ -d /run/systemd/system ]; then
+    for service in redis-server haproxy; do
+        systemctl disable --now "$service" >/dev/null 2>&1 || true
+    done
 fi
 
 # Linux bridges must not hand frames to iptables/nftables of the host: Mininet warns
