@@ -49,7 +49,7 @@ def outcome_label(outcome, solution: bool) -> tuple[str, str]:
 
 
 def names_by_mac(result: Result) -> dict[str, str]:
-    names = {mac: name for name, (_, mac) in result.hosts.items()}
+    names = {mac: name for name, (_, mac) in result.hosts.items()} | result.macs
     names[BROADCAST] = "*"
     return names
 
@@ -194,20 +194,22 @@ LADDER_MARGIN = 15  # '   ' and the time, '  67.288 ms '
 
 
 def render_ladder(step, wire: Wire, result: Result, style: Style, out, columns: int) -> None:
-    """The step's segments between two hosts as arrows as wide as the terminal allows,
-    each host's states under its end of the arrows, the lab's doings between them."""
-    left, right = step.ladder
-    (left_ip, _), (right_ip, _) = result.hosts[left], result.hosts[right]
-    sent = syns(wire)
-    unicode = style.arrow == "→"
-    line, head_right, head_left = ("─", "▶", "◀") if unicode else ("-", ">", "<")
+    """The step's segments as arrows as wide as the terminal allows, each host's states
+    under its end of the arrows, the lab's doings between them.
+
+    Two hosts: the arrows run from edge to edge, their labels inside, and a segment is
+    drawn when its IP addresses are the two hosts'. More: one column per host, and a
+    frame is drawn between the hosts owning its MACs, so a router's hops show as arrows
+    of their own; each label goes under its arrow."""
+    view = (Ends if len(step.ladder) == 2 else Columns)(step.ladder, result, style)
     span = columns - LADDER_MARGIN
     margin = " " * LADDER_MARGIN
-    out(style(f"{margin}{left}{right:>{span - len(left)}}", "bold"))
-    rows = [(f.time, 0, f) for f in wire.between(step.start, step.end)]
-    rows += [(t, 1, (host, text)) for t, host, text in step.states]
-    pairs = {frozenset({(f.packet[IP].src, f.packet.sport), (f.packet[IP].dst, f.packet.dport)})
-             for f in wire.between(step.start, step.end) if exchanged(f.packet, left_ip, right_ip)}
+    sent = syns(wire)
+    frames = wire.between(step.start, step.end)
+    drawn = [f for f in frames if view.ends(f.packet)]
+    connections = {frozenset({(f.packet[IP].src, f.packet.sport), (f.packet[IP].dst, f.packet.dport)}) for f in drawn}
+    out(style(margin + view.heading(span), "bold"))
+    rows = [(f.time, 0, f) for f in frames] + [(t, 1, (host, text)) for t, host, text in step.states]
     for moment, kind, item in sorted(rows, key=lambda row: row[:2]):
         stamp = f"   {(moment - result.started) * 1000:8.3f} ms "
         if kind == 1:
@@ -215,15 +217,13 @@ def render_ladder(step, wire: Wire, result: Result, style: Style, out, columns: 
             if not host:  # something the lab did
                 for row in wrapped(f"[{text}]", LADDER_MARGIN + 2, columns, 1):
                     out(style(row, "dim"))
-            elif host == left:
-                for row in wrapped(text, LADDER_MARGIN, columns, 2):
-                    out(style(row, "yellow"))
             else:
-                for row in textwrap.wrap(text, span) or [""]:
-                    out(margin + style(f"{row:>{span}}", "yellow"))
+                for row in view.state(host, text, span, columns):
+                    out(row)
             continue
         packet = item.packet
-        if not exchanged(packet, left_ip, right_ip):
+        ends = view.ends(packet)
+        if not ends:
             rows = wrapped(f"({summary(packet)})", LADDER_MARGIN, columns, 1)
             out(stamp + style(rows[0].lstrip(), "dim"))
             for row in rows[1:]:
@@ -237,15 +237,105 @@ def render_ladder(step, wire: Wire, result: Result, style: Style, out, columns: 
         else:
             relative = f"UDP length={packet[UDP].len} data={len(data)} B" + (f" {data[:16]!r}" if data else "")
             absolute = f"{packet[UDP].sport} > {packet[UDP].dport}, checksum {packet[UDP].chksum:#06x}"
-        if len(pairs) > 1:  # two connections, or ports the student got wrong: say which is which
+        if len(connections) > 1:  # two connections, or ports the student got wrong: say which is which
             relative = f"{layer.sport}>{layer.dport} {relative}"
+        first, second = view.arrow(ends, relative, absolute, span)
+        out(stamp + first)
+        out(margin + second)
+
+
+class Ends:
+    """The two-host ladder: left and right edges, states under each end."""
+
+    def __init__(self, ladder, result: Result, style: Style):
+        self.left, self.right = ladder
+        self.left_ip, self.right_ip = result.hosts[self.left][0], result.hosts[self.right][0]
+        self.style = style
+
+    def heading(self, span: int) -> str:
+        return f"{self.left}{self.right:>{span - len(self.left)}}"
+
+    def ends(self, packet) -> tuple[str, str] | None:
+        if not exchanged(packet, self.left_ip, self.right_ip):
+            return None
+        return (self.left, self.right) if packet[IP].src == self.left_ip else (self.right, self.left)
+
+    def state(self, host: str, text: str, span: int, columns: int) -> list[str]:
+        if host == self.left:
+            return [self.style(row, "yellow") for row in wrapped(text, LADDER_MARGIN, columns, 2)]
+        return [" " * LADDER_MARGIN + self.style(f"{row:>{span}}", "yellow") for row in textwrap.wrap(text, span) or [""]]
+
+    def arrow(self, ends, relative: str, absolute: str, span: int) -> tuple[str, str]:
+        """The arrow with its label inside, and the real numbers under it."""
+        line, head_right, head_left = ("─", "▶", "◀") if self.style.arrow == "→" else ("-", ">", "<")
         body = f" {cut(relative, span - 9)} "
-        if packet[IP].src == left_ip:
-            arrow = line * 3 + body + line * max(3, span - len(body) - 4) + head_right
+        if ends[0] == self.left:
+            drawn = line * 3 + body + line * max(3, span - len(body) - 4) + head_right
         else:
-            arrow = head_left + line * 3 + body + line * max(3, span - len(body) - 4)
-        out(stamp + style(arrow, "cyan"))
-        out(style(cut(f"{margin}   ({absolute})", columns), "dim"))
+            drawn = head_left + line * 3 + body + line * max(3, span - len(body) - 4)
+        return self.style(drawn, "cyan"), self.style(cut(f"   ({absolute})", span), "dim")
+
+
+class Columns:
+    """The ladder of three hosts or more: a column each, evenly spread over the width."""
+
+    def __init__(self, ladder, result: Result, style: Style):
+        self.hosts = list(ladder)
+        self.owners = names_by_mac(result)
+        self.style = style
+        unicode = style.arrow == "→"
+        self.bar, self.line, self.heads = ("│", "─", "◀▶") if unicode else ("|", "-", "<>")
+
+    def places(self, span: int) -> dict[str, int]:
+        last = len(self.hosts) - 1
+        return {host: round(i * (span - 1) / last) for i, host in enumerate(self.hosts)}
+
+    def lifelines(self, span: int) -> list[str]:
+        row = [" "] * span
+        for x in self.places(span).values():
+            row[x] = self.bar
+        return row
+
+    def heading(self, span: int) -> str:
+        row = [" "] * span
+        for host, x in self.places(span).items():
+            at = min(max(0, x - len(host) // 2), span - len(host))
+            row[at:at + len(host)] = host
+        return "".join(row).rstrip()
+
+    def ends(self, packet) -> tuple[str, str] | None:
+        """The hosts that sent and received this segment on its link, both in the ladder."""
+        ends = self.owners.get(packet.src), self.owners.get(packet.dst)
+        drawn = IP in packet and (TCP in packet or UDP in packet) and ends[0] != ends[1]
+        return ends if drawn and all(end in self.hosts for end in ends) else None
+
+    def over(self, row: list[str], at: int, text: str, colour: str) -> str:
+        """row with text written over it from column at, in colour; the rest as it was."""
+        return ("".join(row[:at]) + self.style(text, colour) + "".join(row[at + len(text):])).rstrip()
+
+    def state(self, host: str, text: str, span: int, columns: int) -> list[str]:
+        """Right of its host's column, else left of it, else a line of its own."""
+        x = self.places(span)[host]
+        at = x + 2 if x + 2 + len(text) <= span else x - 1 - len(text)
+        if at < 0:
+            return [self.style(row, "yellow") for row in wrapped(f"{host}: {text}", LADDER_MARGIN, columns, 2)]
+        return [" " * LADDER_MARGIN + self.over(self.lifelines(span), at, text, "yellow")]
+
+    def arrow(self, ends, relative: str, absolute: str, span: int) -> tuple[str, str]:
+        """The arrow between the two columns, and its label under it (the real
+        numbers are Wireshark's to show: too many columns to fit them)."""
+        places = self.places(span)
+        source, target = places[ends[0]], places[ends[1]]
+        low, high = sorted((source, target))
+        shaft = [self.line] * (high - low - 1)
+        if target > source:
+            shaft[-1] = self.heads[1]
+        else:
+            shaft[0] = self.heads[0]
+        label = cut(relative, span - 2)
+        at = min(low + 2, span - len(label))
+        return (self.over(self.lifelines(span), low + 1, "".join(shaft), "cyan"),
+                self.over(self.lifelines(span), at, label, "cyan"))
 
 
 def as_json(result: Result) -> str:

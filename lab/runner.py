@@ -47,7 +47,9 @@ class Step:
     """A stretch of the scenario with its explanation, its notes and its frames.
 
     With ladder=(left, right), the report draws the segments between those two hosts
-    as arrows, with each host's socket states (recorded by Run.state) beside them.
+    as arrows, with each host's socket states (recorded by Run.state) beside them;
+    with three hosts or more, one column per host and an arrow for every hop between
+    any two of them.
     """
 
     title: str
@@ -56,7 +58,7 @@ class Step:
     end: float = 0.0
     notes: list[str] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
-    ladder: tuple[str, str] | None = None
+    ladder: tuple[str, ...] | None = None
     states: list[tuple[float, str, str]] = field(default_factory=list)
 
 
@@ -74,6 +76,8 @@ class HostHandle:
         self.switch_port = (link.intf2 if link.intf1 is interface else link.intf1).name
         self.ip = node.IP()
         self.mac = self.kernel.link(self.interface).mac
+        # every interface's MAC: a router's frames on each of its links are its own
+        self.macs = [link.mac for link in self.kernel.links() if link.name != "lo"]
         self._port: HostPort | None = None
         self._firewall: Firewall | None = None
         self._sockets: list[socket.socket] = []
@@ -149,8 +153,11 @@ class Run:
         return self.hosts[name]
 
     @contextlib.contextmanager
-    def step(self, title: str, text: str = "", ladder: tuple[str, str] | None = None):
+    def step(self, title: str, text: str = "", ladder: tuple[str, ...] | None = None):
         """Group what happens in the block under one numbered heading of the report."""
+        unknown = [name for name in ladder or () if name not in self.hosts]
+        if ladder is not None and (len(ladder) < 2 or unknown):
+            raise ValueError(f"ladder={ladder!r}: name two or more of the hosts {', '.join(self.hosts)}")
         current = Step(title, text, time.time(), ladder=ladder)
         self.steps.append(current)
         try:
@@ -269,6 +276,7 @@ class Result:
     timings: dict[str, float]
     seed: int
     ports_capture: Path | None = None  # every copy on every port, when asked for
+    macs: dict[str, str] = field(default_factory=dict)  # every interface's MAC -> its host
 
     @property
     def passed(self) -> bool:
@@ -334,8 +342,9 @@ def execute(lab: Lab, *, solution: bool, capture_path: Path, exercise_path: Path
     verdicts = grade(lab, run.evidence, frames, outcomes, shown(exercise.path))
     timings["grade"] = time.perf_counter()
     hosts = {name: (h.ip, h.mac) for name, h in run.hosts.items()}
+    macs = {mac: name for name, h in run.hosts.items() for mac in h.macs}
     return Result(lab, solution, run.steps, frames, verdicts, outcomes, capture_path,
-                  run.started, hosts, timings, seed, ports_path(capture_path) if every_port else None)
+                  run.started, hosts, timings, seed, ports_path(capture_path) if every_port else None, macs)
 
 
 def grade(lab: Lab, evidence, frames: list[Frame], outcomes: dict[str, Outcome],

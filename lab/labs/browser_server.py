@@ -80,8 +80,8 @@ def scenario(run) -> None:
 def browse(run, h1, lb, drawn: Drawn) -> None:
     with run.step(f"The browser asks for {drawn.path}, {drawn.requests} times (your http_get)",
                   "Each request is a new connection to the balancer, which opens its own to a\n"
-                  "web server, which opens one to redis: the ladder draws h1 and lb, the other\n"
-                  "hops' frames are the lines as tcpdump prints them.", ladder=("h1", "lb")):
+                  "web server, which opens one to redis: three TCP connections per request,\n"
+                  "each hop between its own two columns.", ladder=("h1", "lb", "web1", "web2", "db")):
         got = [ask(run, h1, lb, drawn) for _ in range(drawn.requests)]
     run.evidence.got = tuple(got)
     with run.step("The browser reads the answer (your parse_response)"):

@@ -86,12 +86,12 @@ def scenario(run) -> None:
     path = Connection(h1.mac, r1.mac, h1.ip, h2.ip, client, server)
     with run.step("The lab opens a TCP connection from h1 to h2's server",
                   "Each segment shows twice: as it crossed s1 (h1 to r1) and as r1 sent it on\n"
-                  "across s2 (r1 to h2): two frames, one IP packet.", ladder=("h1", "h2")):
+                  "across s2 (r1 to h2): two frames, one IP packet.", ladder=("h1", "r1", "h2")):
         seq, ack = handshake(h1.port, path, run.rng.randrange(2**32))
 
     with run.step("h1 asks for the page (your build_request)",
                   "Your frame goes to r1's MAC, addressed to h2's IP: the router takes it off the\n"
-                  "Ethernet frame and puts the IP packet in a new one for h2.", ladder=("h1", "h2")):
+                  "Ethernet frame and puts the IP packet in a new one for h2.", ladder=("h1", "r1", "h2")):
         fetch(run, h1, h2, path, spare, seq, ack, page.path)
 
     with run.step("The request frame, header by header (your osi_layers)",
@@ -106,7 +106,7 @@ def scenario(run) -> None:
     with run.step("The same page over TLS (shown, not graded)",
                   "Presentation (6): TLS encrypts what HTTP says. Session (5): the second\n"
                   "connection resumes the first one's TLS session instead of a new key exchange.\n"
-                  "Only the hellos are readable on the wire.", ladder=("h1", "h2")):
+                  "Only the hellos are readable on the wire.", ladder=("h1", "r1", "h2")):
         over_tls(run, h1, h2, secure, page)
 
 

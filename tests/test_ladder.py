@@ -1,0 +1,139 @@
+"""The ladder of three hosts or more, drawn from made-up frames: each arrow leaves its
+sender's column and ends with its head at the receiver's, its label under it; a
+router's two hops are two arrows; states stand beside their host's column; frames
+with an end outside the ladder are lines of their own; nothing passes the width."""
+from __future__ import annotations
+
+import io
+import random
+import re
+from types import SimpleNamespace
+
+import pytest
+from scapy.layers.inet import ICMP, IP, TCP, UDP
+from scapy.layers.l2 import ARP, Ether
+
+from lab.capture import Frame
+from lab.report import LADDER_MARGIN, Style, render_ladder
+from lab.runner import Step
+from lab.wire import Wire
+
+NAMES = ("h1", "lb", "web1", "web2", "db")
+
+
+def tiers(rng: random.Random):
+    """Made-up hosts: name -> (ip, mac), each with addresses drawn for this test."""
+    octets = rng.sample(range(2, 250), len(NAMES) + 1)
+    return {name: (f"10.{rng.randrange(256)}.0.{o}", "02:00:00:00:%02x:%02x" % (rng.randrange(256), o))
+            for name, o in zip(NAMES, octets)}, "02:00:00:00:ff:%02x" % octets[-1]
+
+
+def frame(hosts, when: float, source: str, target: str, **tcp) -> Frame:
+    (sip, smac), (dip, dmac) = hosts[source], hosts[target]
+    packet = Ether(src=smac, dst=dmac) / IP(src=sip, dst=dip) / TCP(**tcp)
+    return Frame(when, f"s1-eth{NAMES.index(source) + 1}", bytes(packet))
+
+
+def drawn(step: Step, frames, hosts, columns=80, macs=None) -> list[str]:
+    result = SimpleNamespace(hosts=hosts, macs=macs or {}, started=0.0)
+    out = io.StringIO()
+    render_ladder(step, Wire(frames), result, Style(out), lambda line="": print(line, file=out), columns)
+    return out.getvalue().splitlines()
+
+
+def columns_of(lines: list[str]) -> dict[str, int]:
+    """Each host's column: the lifelines of a row that shows them all, each under its
+    host's name in the heading."""
+    names = lines[0].split()
+    row = next(line for line in lines if line.count("|") == len(names))
+    bars = [x for x, c in enumerate(row) if c == "|"]
+    for name, x in zip(names, bars):
+        assert lines[0].index(name) <= x < lines[0].index(name) + len(name), (name, lines[0], row)
+    return dict(zip(names, bars))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_each_arrow_runs_from_its_senders_column_to_its_receivers(seed):
+    rng = random.Random(seed)
+    hosts, _ = tiers(rng)
+    hops = [("h1", "lb"), ("lb", "web2"), ("web2", "db"), ("db", "web2"), ("web2", "lb"), ("lb", "h1"),
+            ("lb", "web1"), ("web1", "lb")]
+    rng.shuffle(hops)
+    frames = [frame(hosts, 1.0 + i / 100, a, b, sport=rng.randrange(1024, 65535), dport=80, flags="S",
+                    seq=rng.randrange(2**32)) for i, (a, b) in enumerate(hops)]
+    lines = drawn(Step("t", "", 0.5, 2.0, ladder=NAMES), frames, hosts)
+    place = columns_of(lines)
+    assert list(place) == list(NAMES)
+    arrows = [line for line in lines[1:] if " ms " in line]
+    assert len(arrows) == len(hops)
+    for (source, target), line in zip(hops, arrows):
+        low, high = sorted((place[source], place[target]))
+        assert line[low] == "|" and line[high] == "|", (source, target, line)
+        shaft = line[low + 1:high]
+        if place[target] > place[source]:
+            assert shaft == "-" * (len(shaft) - 1) + ">", line
+        else:
+            assert shaft == "<" + "-" * (len(shaft) - 1), line
+        assert all(line[x] == "|" for x in place.values() if not low < x < high), line  # others' lifelines
+        label = lines[lines.index(line) + 1]
+        assert "SYN seq=0 len=0" in label and re.search(r"\d+>80 SYN", label), label
+    assert all(len(line) <= 80 for line in lines)
+
+
+def test_a_router_between_two_links_draws_each_hop_by_its_macs():
+    hosts = {"h1": ("10.0.1.7", "02:00:00:00:01:07"), "r1": ("10.0.1.1", "02:00:00:00:01:01"),
+             "h2": ("10.0.2.9", "02:00:00:00:02:09")}
+    far = "02:00:00:00:02:01"  # r1's other interface
+    to_r1 = Ether(src="02:00:00:00:01:07", dst="02:00:00:00:01:01") / IP(src="10.0.1.7", dst="10.0.2.9", ttl=64) \
+        / TCP(sport=40000, dport=8080, flags="S", seq=7)
+    on = Ether(src=far, dst="02:00:00:00:02:09") / IP(src="10.0.1.7", dst="10.0.2.9", ttl=63) \
+        / TCP(sport=40000, dport=8080, flags="S", seq=7)
+    frames = [Frame(1.0, "s1-eth1", bytes(to_r1)), Frame(1.001, "s2-eth1", bytes(on))]
+    lines = drawn(Step("t", "", 0.5, 2.0, ladder=("h1", "r1", "h2")), frames, hosts, macs={far: "r1"})
+    arrows = [line for line in lines if " ms " in line]
+    place = columns_of(lines)
+    assert len(arrows) == 2, lines
+    first, second = (line.rstrip() for line in arrows)
+    assert first.index(">") == place["r1"] - 1 and first.count("-") > 3 and first[place["h2"]] == "|"
+    assert second.index(">") == place["h2"] - 1 and second[place["h1"] + 1] == " "
+    # without r1's second MAC the hop across s2 has an end outside the ladder: a line of its own
+    lines = drawn(Step("t", "", 0.5, 2.0, ladder=("h1", "r1", "h2")), frames, hosts)
+    assert len([line for line in lines if ">" in line and "-" * 3 in line]) == 1
+    assert any(line.lstrip().startswith(f"{1000.999:8.3f} ms (") or "(Ether" in line or "(IP" in line
+               for line in lines if " ms " in line and "-" * 3 not in line), lines
+
+
+def test_states_stand_beside_their_hosts_column_and_other_frames_are_lines_of_their_own():
+    hosts, stranger = tiers(random.Random(7))
+    step = Step("t", "", 0.5, 2.0, ladder=NAMES)
+    step.states += [(1.5, "web2", "ESTABLISHED"), (1.6, "db", "LISTEN"), (1.7, "h1", "x" * 70),
+                    (1.8, "", "the lab stops web1")]
+    arp = Ether(src=hosts["h1"][1], dst="ff:ff:ff:ff:ff:ff") / ARP(psrc=hosts["h1"][0], pdst=hosts["lb"][0])
+    outsider = Ether(src=stranger, dst=hosts["lb"][1]) / IP(src="10.9.9.9", dst=hosts["lb"][0]) / UDP(dport=53)
+    ping = Ether(src=hosts["h1"][1], dst=hosts["lb"][1]) / IP(src=hosts["h1"][0], dst=hosts["lb"][0]) / ICMP()
+    frames = [Frame(1.0, "s1-eth1", bytes(arp)), Frame(1.1, "s1-eth9", bytes(outsider)),
+              Frame(1.2, "s1-eth1", bytes(ping))]
+    lines = drawn(step, frames, hosts)
+    place = columns_of(lines)
+    web2 = next(line for line in lines if "ESTABLISHED" in line)
+    assert web2.index("ESTABLISHED") == place["web2"] + 2 and web2[place["h1"]] == "|"
+    db = next(line for line in lines if "LISTEN" in line)  # no room right of the last column: left of it
+    assert db.index("LISTEN") + len("LISTEN") == place["db"] - 1 and db.rstrip().endswith("|")
+    assert any(line.strip().startswith("h1: xxx") for line in lines)  # too long for a column: a line
+    assert any(line.strip() == "[the lab stops web1]" for line in lines)
+    assert not any("-" * 3 in line for line in lines)  # no frame here is a segment between two columns
+    assert sum("ARP" in line for line in lines) == 1 and sum("10.9.9.9" in line for line in lines) == 1
+    assert sum("ICMP" in line or "echo-request" in line for line in lines) == 1
+    assert all(len(line) <= 80 for line in lines)
+
+
+def test_two_hosts_keep_the_edge_to_edge_ladder():
+    hosts, _ = tiers(random.Random(3))
+    frames = [frame(hosts, 1.0, "h1", "lb", sport=40000, dport=80, flags="S", seq=5),
+              frame(hosts, 1.1, "lb", "h1", sport=80, dport=40000, flags="SA", seq=9, ack=6)]
+    lines = drawn(Step("t", "", 0.5, 2.0, ladder=("h1", "lb")), frames, hosts)
+    assert lines[0] == " " * LADDER_MARGIN + "h1" + " " * 61 + "lb"
+    syn, synack = (line for line in lines if " ms " in line)
+    assert syn.endswith(">") and syn[LADDER_MARGIN:].startswith("--- SYN seq=0 len=0 ")
+    assert synack[LADDER_MARGIN:].startswith("<--- SYN,ACK seq=0 ack=1 len=0 ")
+    assert len(syn) == len(synack) == 80
