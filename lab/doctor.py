@@ -44,7 +44,9 @@ def diagnose() -> list[tuple[bool | None, str, str]]:
                                ("brctl", "bridge-utils", "Mininet's lxbr switch (mn --switch lxbr, the benchmark's baseline)"),
                                ("tshark", "tshark", "reads captures on the command line"),
                                ("tcpdump", "tcpdump", "watch a link from `lab shell`"),
-                               ("nft", "nftables", "read the lab's rules in a host by hand (nft list ruleset)")):
+                               ("nft", "nftables", "read the lab's rules in a host by hand (nft list ruleset)"),
+                               ("redis-server", "redis-server", "browser-server's database tier"),
+                               ("haproxy", "haproxy", "browser-server's load balancer")):
         path = shutil.which(tool)
         found.append((bool(path), tool, f"{path}: {use}" if path else f"missing (Debian package {package}); {SETUP}"))
     if not root:

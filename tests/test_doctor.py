@@ -22,8 +22,10 @@ def by_name(found) -> dict:
 
 def test_a_missing_tool_names_its_debian_package(monkeypatch, as_user):
     real = doctor.shutil.which
-    monkeypatch.setattr(doctor.shutil, "which", lambda tool: None if tool in ("tshark", "nft") else real(tool))
+    monkeypatch.setattr(doctor.shutil, "which", lambda tool: None if tool in ("tshark", "nft", "haproxy") else real(tool))
     found = by_name(doctor.diagnose())
+    assert found["haproxy"] == (False, "missing (Debian package haproxy); run sudo sh scripts/setup.sh")
+    assert found["redis-server"][0] is True and "database" in found["redis-server"][1]
     assert found["tshark"] == (False, "missing (Debian package tshark); run sudo sh scripts/setup.sh")
     assert found["nft"][0] is False and "Debian package nftables" in found["nft"][1]
     assert found["root"] == (False, "no: run the lab with sudo")
