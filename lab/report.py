@@ -68,8 +68,9 @@ def render(result: Result, stream: TextIO = sys.stdout, columns: int | None = No
     say(f"{lab.name}: {lab.title}", 0, "bold")
     say(lab.intro, 2, hanging=0)
     out()
+    longest = max(map(len, result.hosts), default=0)
     for name, (ip, mac) in result.hosts.items():
-        out(f"  {name}  {ip:<15} {mac}")
+        out(f"  {name:<{longest}}  {ip:<15} {mac}")
     source = "reference solution (--solution)" if result.solution else "your exercise"
     say(f"code: {source}; seed {result.seed} (--seed {result.seed} replays this run)", 2, "dim")
     wire = Wire(result.frames)
@@ -87,9 +88,12 @@ def render(result: Result, stream: TextIO = sys.stdout, columns: int | None = No
                 say(label, 3, colour)
             for line in outcome.printed.splitlines()[:20]:
                 out(style(cut(f"   | {line}", columns), "dim"))
-        if step.ladder:
+        if not step.draw:
+            frames, doings = [], []
+            count = len(wire.between(step.start, step.end))
+            say(f"({count} frames on the wire, not drawn here: the capture holds them)", 3, "dim")
+        elif step.ladder:
             render_ladder(step, wire, result, style, out, columns)
-        if step.ladder:
             frames, doings = [], []
         else:  # frames in time order, with what the lab did between them
             frames = [(f.time, 0, f) for f in wire.between(step.start, step.end)]

@@ -59,6 +59,7 @@ class Step:
     notes: list[str] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
     ladder: tuple[str, ...] | None = None
+    draw: bool = True  # False: the frames are counted, not drawn (the same exchange again)
     states: list[tuple[float, str, str]] = field(default_factory=list)
 
 
@@ -153,12 +154,13 @@ class Run:
         return self.hosts[name]
 
     @contextlib.contextmanager
-    def step(self, title: str, text: str = "", ladder: tuple[str, ...] | None = None):
-        """Group what happens in the block under one numbered heading of the report."""
+    def step(self, title: str, text: str = "", ladder: tuple[str, ...] | None = None, draw: bool = True):
+        """Group what happens in the block under one numbered heading of the report;
+        draw=False: its frames are only counted there (they are in the capture)."""
         unknown = [name for name in ladder or () if name not in self.hosts]
         if ladder is not None and (len(ladder) < 2 or unknown):
             raise ValueError(f"ladder={ladder!r}: name two or more of the hosts {', '.join(self.hosts)}")
-        current = Step(title, text, time.time(), ladder=ladder)
+        current = Step(title, text, time.time(), ladder=ladder, draw=draw)
         self.steps.append(current)
         try:
             yield current

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import random
 import re
+import subprocess
 from types import SimpleNamespace
 
 import pytest
@@ -17,6 +18,8 @@ from lab.capture import Frame
 from lab.report import LADDER_MARGIN, Style, render_ladder
 from lab.runner import Step
 from lab.wire import Wire
+
+from conftest import lab
 
 NAMES = ("h1", "lb", "web1", "web2", "db")
 
@@ -137,3 +140,58 @@ def test_two_hosts_keep_the_edge_to_edge_ladder():
     assert syn.endswith(">") and syn[LADDER_MARGIN:].startswith("--- SYN seq=0 len=0 ")
     assert synack[LADDER_MARGIN:].startswith("<--- SYN,ACK seq=0 ack=1 len=0 ")
     assert len(syn) == len(synack) == 80
+
+
+def hosts_table(text: str) -> dict[str, str]:
+    """MAC -> host name, from the table at the top of a report."""
+    rows = re.findall(r"^  (\w+) +[\d.]+ +([0-9a-f:]{17})$", text, re.M)
+    return {mac: name for name, mac in rows}
+
+
+def report_hops(text: str, number: int) -> list[tuple[str, str, str]]:
+    """(from, to, label) of each arrow in step number's ladder: the shaft's ends are the
+    two hosts' columns, its head says which way."""
+    lines = text.split(f"\n{number}. ", 1)[1].split(f"\n{number + 1}. ", 1)[0].splitlines()
+    lines = lines[next(i for i, line in enumerate(lines) if line.startswith(" " * LADDER_MARGIN + "h1 ")):]
+    host_at = {x: name for name, x in columns_of(lines).items()}
+    hops = []
+    for i, line in enumerate(lines):
+        if " ms |" in line:
+            shaft = re.search(r"[-<>]{3,}", line)
+            low, high = host_at[shaft.start() - 1], host_at[shaft.end()]
+            hops.append((low, high, lines[i + 1]) if shaft.group().endswith(">") else (high, low, lines[i + 1]))
+    return hops
+
+
+def tshark_hops(pcap, names: dict[str, str], ports: set[int]) -> list[tuple[str, str, int, int]]:
+    out = subprocess.run(["tshark", "-r", str(pcap), "-Y", "tcp", "-T", "fields", "-e", "eth.src", "-e", "eth.dst",
+                          "-e", "tcp.srcport", "-e", "tcp.dstport"], capture_output=True, text=True, check=True)
+    rows = [line.split("\t") for line in out.stdout.splitlines()]
+    return [(names[src], names[dst], int(sport), int(dport)) for src, dst, sport, dport in rows
+            if {int(sport), int(dport)} & ports]
+
+
+@pytest.mark.root
+def test_the_three_tiers_ladder_draws_what_tshark_reads_hop_by_hop(tmp_path):
+    pcap = tmp_path / "c.pcapng"
+    text = lab("run", "browser-server", "--solution", "--pcap", str(pcap), env_columns="80").stdout
+    drawn = [(a, b, *map(int, re.search(r"(\d+)>(\d+) ", label).groups())) for a, b, label in report_hops(text, 2)]
+    ephemeral = {port for _, _, sport, dport in drawn for port in (sport, dport) if port >= 32768}
+    assert sorted(drawn) == sorted(tshark_hops(pcap, hosts_table(text), ephemeral))
+    web = next(b for a, b, *_ in drawn if a == "lb" and b != "h1")
+    assert {frozenset(hop[:2]) for hop in drawn} == {frozenset(pair) for pair in
+                                                   (("h1", "lb"), ("lb", web), (web, "db"))}
+    assert all(len(line) <= 80 for line in text.split("\n2. ")[1].split("\nChecks")[0].splitlines())
+
+
+@pytest.mark.root
+def test_a_routers_two_hops_are_two_arrows_as_tshark_sees_them(tmp_path):
+    pcap = tmp_path / "c.pcapng"
+    text = lab("run", "osi-layers", "--solution", "--pcap", str(pcap), env_columns="80").stdout
+    hops = report_hops(text, 2) + report_hops(text, 3)
+    assert [hop[:2] for hop in hops[:4]] == [("h1", "r1"), ("r1", "h2"), ("h2", "r1"), ("r1", "h1")]
+    server = int(re.search(r"h2's server: http://[\d.]+:(\d+)/", text).group(1))
+    ttls = subprocess.run(["tshark", "-r", str(pcap), "-Y", f"tcp.port == {server}", "-T", "fields",
+                           "-e", "ip.ttl"], capture_output=True, text=True, check=True).stdout.split()
+    assert len(ttls) == len(hops)  # each segment once on each side of r1, none more
+    assert int(ttls[1]) == int(ttls[0]) - 1  # r1's hop is a new frame, the TTL one less
