@@ -195,3 +195,7 @@ def test_a_routers_two_hops_are_two_arrows_as_tshark_sees_them(tmp_path):
                            "-e", "ip.ttl"], capture_output=True, text=True, check=True).stdout.split()
     assert len(ttls) == len(hops)  # each segment once on each side of r1, none more
     assert int(ttls[1]) == int(ttls[0]) - 1  # r1's hop is a new frame, the TTL one less
+    marked = subprocess.run(["tshark", "-r", str(pcap), "-Y", f"tcp.port == {server} && tcp.analysis.flags",
+                             "-T", "fields", "-e", "ip.ttl"], capture_output=True, text=True, check=True).stdout
+    assert set(marked.split()) == {ttls[1]}  # what Wireshark marks, as the report says, is r1's copies only
+    assert "None was sent twice: r1 forwarded each one once." in " ".join(text.split())

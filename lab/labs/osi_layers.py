@@ -88,6 +88,9 @@ def scenario(run) -> None:
                   "Each segment shows twice: as it crossed s1 (h1 to r1) and as r1 sent it on\n"
                   "across s2 (r1 to h2): two frames, one IP packet.", ladder=("h1", "r1", "h2")):
         seq, ack = handshake(h1.port, path, run.rng.randrange(2**32))
+        run.note("In Wireshark, each copy r1 sent on is marked a retransmission or a duplicate\n"
+                 "ACK: it tells segments apart by addresses and ports, not by link. None was\n"
+                 "sent twice: r1 forwarded each one once.")
 
     with run.step("h1 asks for the page (your build_request)",
                   "Your frame goes to r1's MAC, addressed to h2's IP: the router takes it off the\n"
