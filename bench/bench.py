@@ -69,6 +69,9 @@ TARGETS = {
     "udp-basic": (("median", "<", 2.0),),
     "socket-steps": (("median", "<", 2.0),),
     "tcp-vs-udp": (("median", "<", 3.0),),
+    "osi-layers": (("median", "<", 2.0),),
+    "client-server": (("median", "<", 2.0),),
+    "browser-server": (("median", "<", 2.0),),
 }
 COMPARE = {"<": operator.lt, "<=": operator.le}
 CHECK_GROWTH = 0.1  # seconds `lab check` may grow against --against REV (median vs median)
