@@ -199,3 +199,13 @@ def test_a_routers_two_hops_are_two_arrows_as_tshark_sees_them(tmp_path):
                              "-T", "fields", "-e", "ip.ttl"], capture_output=True, text=True, check=True).stdout
     assert set(marked.split()) == {ttls[1]}  # what Wireshark marks, as the report says, is r1's copies only
     assert "None was sent twice: r1 forwarded each one once." in " ".join(text.split())
+
+
+@pytest.mark.parametrize("ladder", [("h1",), ("h1", "h9"), ("h1", "h2", "r7")])
+def test_a_ladder_names_two_or_more_of_the_hosts(ladder):
+    from lab.runner import Run
+    run = SimpleNamespace(hosts={"h1": None, "h2": None, "r1": None}, steps=[])
+    with pytest.raises(ValueError, match=r"name two or more of the hosts h1, h2, r1"):
+        with Run.step(run, "t", ladder=ladder):
+            pass
+    assert run.steps == []
