@@ -100,8 +100,8 @@ def scenario(run) -> None:
                   "The lab starts the three clients together, each in its own process (a few ms\n"
                   "apart). The kernel completes each handshake and queues the connection until\n"
                   "accept() takes it: a server that serves one at a time makes the others wait.\n"
-                  "The ladder shows h1's connection; the lines below, when each client was served.",
-                  ladder=("h1", "h2")):
+                  "Each client has its column; the lines below say when each one was served.",
+                  ladder=(*(host.name for host in crowd), "h2")):
         server = run.start("serve", h2, h2.ip, drawn.crowd_port, len(crowd), timeout=TIMEOUT, trace=True)
         poll(lambda: listening(h2, "tcp", drawn.crowd_port), 1.0)
         pending = [run.start("talk", host, h2.ip, drawn.crowd_port, list(script.requests), timeout=TIMEOUT,
