@@ -1,6 +1,6 @@
 """Exercise concurrency: one server, many clients, written three ways.
 
-    h1  h3  h4  h5        the lab's 12 clients, 3 in each host, started together
+    h1  h3  h4  h5        the lab's 8 clients, 2 in each host, started together
       \\  \\ /  /
           s1 --- h2       your server                (topologies/star.py, five hosts)
 
