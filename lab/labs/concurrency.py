@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from lab.exchange import poll
 from lab.labs._concurrency_clients import Watch, netstat, visit_all
 from lab.labs._concurrency_draw import LEGEND, axis, bars, ends
-from lab.labs._concurrency_grading import (BLOCKED, DELAY, SPLIT, Trial, judge_events, judge_in_turn,
-                                           judge_queue, judge_threads, matched)
+from lab.labs._concurrency_grading import (BLOCKED, DELAY, SPLIT, Trial, closed_by_code, judge_events,
+                                           judge_in_turn, judge_queue, judge_threads, matched)
 from lab.labs._socket_steps_experiments import listening
 from lab.definition import CheckSpec, Lab
 
@@ -28,6 +28,7 @@ CLIENT_HOSTS = ("h1", "h3", "h4", "h5")
 PER_HOST = 2
 BACKLOG = 2       # the served-in-turn server's: its accept queue holds 3
 WIDE = 32         # the concurrent servers' backlog: every client fits
+LATER = 1         # clients per host that come once the first ones are served (event-driven)
 TRIALS = (  # (todo, evidence field, backlog, the clients' deadline in s)
     ("serve_in_turn", "in_turn", BACKLOG, 4.0),
     ("serve_threads", "threads", WIDE, 1.5),
@@ -47,7 +48,8 @@ TEXTS = {
                      "clients all start now; the kernel finishes 3 handshakes and queues them\n"
                      "(backlog 2, plus one) while you serve the first, and drops the other SYNs.",
     "serve_threads": "Your serve_threads() in h2: a thread per connection, the same clients.",
-    "serve_events": "Your serve_events() in h2: one thread, an event loop, the same clients.",
+    "serve_events": "Your serve_events() in h2: one thread, an event loop, the same clients; then\n"
+                    "4 more once those are served: the loop goes on (on the same file descriptors).",
 }
 
 
@@ -80,7 +82,8 @@ def scenario(run) -> None:
     for (todo, name, backlog, deadline), port in zip(TRIALS, ports):
         title = {"in_turn": "Served in turn, listen(2)", "threads": "One thread per connection",
                  "events": "Event-driven, one thread"}[name]
-        with run.step(f"{title}: {len(clients) * PER_HOST} clients at once", TEXTS[todo], draw=False):
+        more = f", then {len(clients) * LATER} more" if todo == "serve_events" else ""
+        with run.step(f"{title}: {len(clients) * PER_HOST} clients at once{more}", TEXTS[todo], draw=False):
             trial = one_trial(run, todo, h2, clients, port, backlog, deadline)
             setattr(ev, name, trial)
             for line in notes(ev, trial, run.wire()):
@@ -99,12 +102,16 @@ def scenario(run) -> None:
 def one_trial(run, todo: str, h2, clients, port: int, backlog: int, deadline: float) -> Trial:
     """The student's todo serving the clients in h2; the lab's clients; what was read."""
     before = netstat(h2.netns)
-    words = [draw_word(run.rng) for _ in range(len(clients) * PER_HOST)]
-    pending = run.start(todo, h2, h2.ip, port, backlog, len(words), timeout=deadline + 0.5, trace="sleep")
+    rounds = [clients * PER_HOST] + ([clients * LATER] if todo == "serve_events" else [])
+    words = [[draw_word(run.rng) for _ in hosts] for hosts in rounds]
+    pending = run.start(todo, h2, h2.ip, port, backlog, sum(map(len, rounds)), timeout=deadline * len(rounds) + 0.5,
+                        trace="sleep")
     listened = bool(poll(lambda: listening(h2, "tcp", port), 1.0))
     watch = Watch(h2, port, (run.exercise.sandbox.pid,), clients, queue=todo == "serve_in_turn")
-    pairs = [(host, f"WORK {word}") for host, word in zip(clients * PER_HOST, words)]
-    visits = visit_all(pairs, h2.ip, port, deadline, SPLIT, tick=watch) if listened else ()
+    visits = ()
+    for hosts, drawn in zip(rounds, words) if listened else ():
+        pairs = [(host, f"WORK {word}") for host, word in zip(hosts, drawn)]
+        visits += visit_all(pairs, h2.ip, port, deadline, SPLIT, tick=watch)
     outcome = run.finish(pending)
     after = netstat(h2.netns)
     blocking = tuple((call[3] if call[2] == "sleep" else f"{call[2]}()", call[1] - call[0])
@@ -112,7 +119,7 @@ def one_trial(run, todo: str, h2, clients, port: int, backlog: int, deadline: fl
     return Trial(todo, port, backlog, listened, visits, tuple(watch.threads), watch.fullest,
                  after.get("ListenOverflows", 0) - before.get("ListenOverflows", 0),
                  after.get("ListenDrops", 0) - before.get("ListenDrops", 0), blocking,
-                 "" if outcome.status in ("done", "todo") else outcome.detail)
+                 closed_by_code(outcome.calls), "" if outcome.status in ("done", "todo") else outcome.detail)
 
 
 def draw_word(rng) -> str:
