@@ -113,9 +113,10 @@ def service(trial: Trial, pairs: list[tuple[Visit, Line]]) -> Verdict | None:
     starved = [v for v, line in pairs if line.reply is None]
     if starved:
         first = starved[0]
+        hint = (f"serve all the clients you are given ({k}): accept each, answer it, close it"
+                if len(starved) < k else "answer each request: sendall() what backend(request) returns")
         return failed(f"{len(starved)} of {k} clients got no answer ({first.host}:{first.port}: "
-                      f"{first.error or 'none came'})",
-                      f"serve all the clients you are given ({k}): accept each, answer it, close it")
+                      f"{first.error or 'none came'})", hint)
     for visit, line in pairs:
         got = line.reply_data.split(b"\n")[0].decode("ascii", "replace")
         if got != expected(visit.request):
