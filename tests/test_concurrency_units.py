@@ -140,11 +140,12 @@ def test_the_accept_queue_check_reads_the_backlog_the_queue_and_the_resent_syns(
              for i in range(8)]
     full = Queue(3, 2, T0 + 0.01, 4, 4)
     assert judge_queue(trial(pairs, queue=full, overflows=4, drops=4), pairs).status == PASS
-    wrong_backlog = judge_queue(trial(pairs, queue=Queue(3, 128), overflows=4), pairs)
+    wrong_backlog = judge_queue(trial(pairs, queue=Queue(3, 128), overflows=4, drops=4), pairs)
     assert wrong_backlog.status == FAIL and "backlog=backlog" in wrong_backlog.hint
-    never_full = judge_queue(trial(pairs, queue=Queue(1, 2), overflows=4), pairs)
+    never_full = judge_queue(trial(pairs, queue=Queue(1, 2), overflows=4, drops=4), pairs)
+    assert judge_queue(trial(pairs, queue=Queue(2, 2), overflows=0, drops=3), pairs).status == PASS
     assert never_full.status == FAIL and "accept queue" in never_full.hint
-    no_drop = judge_queue(trial(in_turn(), queue=full, overflows=0), in_turn())
+    no_drop = judge_queue(trial(in_turn(), queue=full, overflows=0, drops=0), in_turn())
     assert no_drop.status == FAIL and "no SYN was dropped" in no_drop.detail
 
 

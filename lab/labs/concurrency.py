@@ -45,7 +45,7 @@ the clients send them again a second later."""
 
 TEXTS = {
     "serve_in_turn": "Your serve_in_turn() in h2 with listen(2): one client at a time. The lab's\n"
-                     "clients all start now; the kernel finishes 3 handshakes and queues them\n"
+                     "clients all start now; the kernel finishes up to 3 handshakes, queues them\n"
                      "(backlog 2, plus one) while you serve the first, and drops the other SYNs.",
     "serve_threads": "Your serve_threads() in h2: a thread per connection, the same clients.",
     "serve_events": "Your serve_events() in h2: one thread, an event loop, the same clients; then\n"
