@@ -148,7 +148,8 @@ def notes(ev: Evidence, trial: Trial, wire) -> list[str]:
     queue = trial.queue
     out.append(f"h2's LISTEN socket at its fullest: rqueue {queue.waiting} (handshakes done, "
                f"waiting for accept), wqueue {queue.backlog} (the backlog)")
-    out.append(f"the clients' sockets then: {queue.established} ESTABLISHED, {queue.syn_sent} SYN_SENT")
+    out.append(f"the clients' sockets then: {queue.established} ESTABLISHED (served or waiting "
+               f"for accept()), {queue.syn_sent} SYN_SENT (their SYN dropped)")
     out.append(f"h2's /proc/net/netstat: ListenOverflows +{trial.overflows}, ListenDrops +{trial.drops}")
     if trial.drops > trial.overflows:
         out.append(f"(ListenDrops counts {trial.drops - trial.overflows} more: SYNs that came while "
@@ -158,8 +159,9 @@ def notes(ev: Evidence, trial: Trial, wire) -> list[str]:
         for k, syn in enumerate(line.syns[1:], 1):
             rounds.setdefault(k, []).append(syn - line.syns[k - 1])
     for k, gaps in sorted(rounds.items()):
-        out.append(f"SYN resent, round {k}: by {len(gaps)} client{'s' if len(gaps) > 1 else ''}, {min(gaps):.2f} to "
-                   f"{max(gaps):.2f} s after their SYN before")
+        after = f"{min(gaps):.2f}" if max(gaps) - min(gaps) < 0.005 else f"{min(gaps):.2f} to {max(gaps):.2f}"
+        out.append(f"SYN resent, round {k}: by {len(gaps)} client{'s' if len(gaps) > 1 else ''}, "
+                   f"{after} s after the SYN before")
     if ev.linear > 0:
         out.append(f"(this kernel waits 1 s before each of the first {ev.linear} resends: "
                    "net.ipv4.tcp_syn_linear_timeouts; without it 1 s, 2 s, 4 s ...)")
