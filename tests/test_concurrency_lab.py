@@ -107,6 +107,33 @@ def test_a_thread_server_that_forgets_to_close_fails_even_though_python_frees_th
     assert document["status_of"]["turn"] == "pass"
 
 
+def test_an_event_loop_that_forgets_to_close_keeps_the_first_clients_waiting_for_its_fin(tmp_path):
+    code, document = run(tmp_path, changed("        writer.close()\n        await writer.wait_closed()\n", ""))
+    events = check(document, "events")
+    assert code == 1 and events["status"] == "fail" and "the client closed first" in events["detail"], events
+    assert "close() each connection" in events["hint"]
+
+
+def test_an_event_loop_on_a_host_name_has_a_second_thread_and_the_hint_says_why(tmp_path):
+    code, document = run(tmp_path, changed("asyncio.start_server(serve_client, ip, port, backlog=backlog)",
+                                           "asyncio.start_server(serve_client, port=port, backlog=backlog)"))
+    events = check(document, "events")
+    assert code == 1 and events["status"] == "fail" and "up to 2 threads" in events["detail"], events
+    assert "give start_server the ip" in events["hint"]
+
+
+def test_accepting_everyone_first_serves_in_turn_but_never_fills_the_accept_queue(tmp_path):
+    code, document = run(tmp_path, changed("        for _ in range(clients):\n            conn, _ = listener.accept()\n"
+                                           "            with conn:\n",
+                                           "        for conn in [listener.accept()[0] for _ in range(clients)]:\n"
+                                           "            with conn:\n"))
+    queue = check(document, "queue")
+    # Mostly no connection waits at all; if one tick saw two waiting, no SYN was dropped.
+    assert code == 1 and queue["status"] == "fail", queue
+    assert "waited for accept()" in queue["detail"] or "no SYN was dropped" in queue["detail"], queue
+    assert "queue" in queue["hint"] and document["status_of"]["turn"] == "pass"
+
+
 def test_time_sleep_in_the_event_loop_fails_with_a_hint_naming_it(tmp_path):
     code, document = run(tmp_path, changed("writer.write(await backend_async(request))",
                                            "writer.write(backend(request))"))

@@ -15,6 +15,7 @@ socket's queues in sock_diag, with the clients' socket states at that moment).
 """
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import selectors
@@ -173,6 +174,8 @@ class Watch:
                 self.threads.append(len(os.listdir(f"/proc/{self.pid}/task")))
             except OSError:
                 self.pid = -1  # it has ended
+        if self.queue and listener is not None and not self.fullest.backlog:
+            self.fullest = dataclasses.replace(self.fullest, backlog=listener.queues[1])
         if self.queue and listener is not None and listener.queues[0] > self.fullest.waiting:
             states = [s.state for host in self.client_hosts for s in host.kernel.sockets("tcp")
                       if s.remote[1] == self.port]
