@@ -12,7 +12,7 @@ from lab.definition import FAIL, PASS
 from lab.labs import concurrency as lab
 from lab.labs._concurrency_clients import Queue, Visit
 from lab.labs._concurrency_draw import WIDTH, axis, bars, ends
-from lab.labs._concurrency_grading import (DELAY, Line, Trial, closed_by_code, expected, judge_events,
+from lab.labs._concurrency_grading import (DELAY, Line, Trial, accepted_at, closed_by_code, expected, judge_events,
                                            judge_in_turn, judge_queue, judge_threads, lines, matched)
 from lab.wire import Wire
 
@@ -135,18 +135,29 @@ def test_a_selector_that_keeps_closed_sockets_gets_the_unregister_hint():
     assert verdict.status == FAIL and "unregister()" in verdict.hint
 
 
-def test_the_accept_queue_check_reads_the_backlog_the_queue_and_the_resent_syns():
+def test_the_accept_queue_check_reads_the_backlog_the_wait_for_accept_and_the_resent_syns():
     pairs = [client(i, 0.01 + DELAY * (i + 1) + (1 if i >= 4 else 0), resent=1 if i >= 4 else 0)
              for i in range(8)]
     full = Queue(3, 2, T0 + 0.01, 4, 4)
-    assert judge_queue(trial(pairs, queue=full, overflows=4, drops=4), pairs).status == PASS
-    wrong_backlog = judge_queue(trial(pairs, queue=Queue(3, 128), overflows=4, drops=4), pairs)
+    late = tuple((line.client, visit.answered - DELAY) for visit, line in pairs)  # accept(), then the backend
+    passing = judge_queue(trial(pairs, queue=full, overflows=4, drops=4, accepted=late), pairs)
+    assert passing.status == PASS and "connections waited for accept()" in passing.detail
+    wrong_backlog = judge_queue(trial(pairs, queue=Queue(3, 128), overflows=4, drops=4, accepted=late), pairs)
     assert wrong_backlog.status == FAIL and "backlog=backlog" in wrong_backlog.hint
-    never_full = judge_queue(trial(pairs, queue=Queue(1, 2), overflows=4, drops=4), pairs)
-    assert judge_queue(trial(pairs, queue=Queue(2, 2), overflows=0, drops=3), pairs).status == PASS
-    assert never_full.status == FAIL and "accept queue" in never_full.hint
-    no_drop = judge_queue(trial(in_turn(), queue=full, overflows=0, drops=0), in_turn())
+    at_once = tuple((line.client, visit.connected + 0.001) for visit, line in pairs)
+    everyone_first = judge_queue(trial(pairs, queue=Queue(1, 2), overflows=4, drops=4, accepted=at_once), pairs)
+    assert everyone_first.status == FAIL and "accept queue" in everyone_first.hint
+    assert everyone_first.detail.startswith("0 connections waited")
+    assert judge_queue(trial(pairs, queue=Queue(2, 2), drops=3, accepted=late), pairs).status == PASS
+    no_drop = judge_queue(trial(pairs, queue=full, overflows=0, drops=0, accepted=late), pairs)
     assert no_drop.status == FAIL and "no SYN was dropped" in no_drop.detail
+
+
+def test_accepted_at_reads_when_accept_returned_each_client():
+    calls = [(1.0, 1.1, "accept", "TCP from ('10.9.0.1', 40000)", 1, 7),
+             (1.2, 1.3, "accept", "TCP raised Resource temporarily unavailable", 1),
+             (1.4, 1.5, "recv", "TCP", 7)]
+    assert accepted_at(calls) == ((("10.9.0.1", 40000), 1.1),)
 
 
 def test_closed_by_code_ties_each_close_to_the_connection_accept_gave():

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from lab.exchange import poll
 from lab.labs._concurrency_clients import Watch, netstat, visit_all
 from lab.labs._concurrency_draw import LEGEND, axis, bars, ends
-from lab.labs._concurrency_grading import (BLOCKED, DELAY, SPLIT, Trial, closed_by_code, judge_events,
-                                           judge_in_turn, judge_queue, judge_threads, matched)
+from lab.labs._concurrency_grading import (BLOCKED, DELAY, SPLIT, Trial, accepted_at, closed_by_code,
+                                           judge_events, judge_in_turn, judge_queue, judge_threads, matched,
+                                           queued)
 from lab.labs._socket_steps_experiments import listening
 from lab.definition import CheckSpec, Lab
 
@@ -119,7 +120,8 @@ def one_trial(run, todo: str, h2, clients, port: int, backlog: int, deadline: fl
     return Trial(todo, port, backlog, listened, visits, tuple(watch.threads), watch.fullest,
                  after.get("ListenOverflows", 0) - before.get("ListenOverflows", 0),
                  after.get("ListenDrops", 0) - before.get("ListenDrops", 0), blocking,
-                 closed_by_code(outcome.calls), "" if outcome.status in ("done", "todo") else outcome.detail)
+                 closed_by_code(outcome.calls), accepted_at(outcome.calls),
+                 "" if outcome.status in ("done", "todo") else outcome.detail)
 
 
 def draw_word(rng) -> str:
@@ -150,6 +152,10 @@ def notes(ev: Evidence, trial: Trial, wire) -> list[str]:
                f"waiting for accept), wqueue {queue.backlog} (the backlog)")
     out.append(f"the clients' sockets then: {queue.established} ESTABLISHED (served or waiting "
                f"for accept()), {queue.syn_sent} SYN_SENT (their SYN dropped)")
+    waits = queued(trial, pairs)
+    if waits:
+        out.append(f"accept() took each connection {min(waits):.2f} to {max(waits):.2f} s after the "
+                   "kernel had finished its handshake")
     out.append(f"h2's /proc/net/netstat: ListenOverflows +{trial.overflows}, ListenDrops +{trial.drops}")
     if trial.drops > trial.overflows:
         out.append(f"(ListenDrops counts {trial.drops - trial.overflows} more: SYNs that came while "
