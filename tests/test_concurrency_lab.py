@@ -193,5 +193,9 @@ def test_tshark_counts_the_syn_retransmissions_the_report_counts():
                                 "tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.analysis.retransmission",
                                 "-T", "fields", "-e", "tcp.srcport"], capture_output=True, text=True, check=True)
         assert reported > 0 and len(shown.stdout.split()) == reported, (reported, shown.stdout)
+        syns = subprocess.run(["tshark", "-r", str(capture), "-Y", "tcp.flags.syn == 1 && tcp.flags.ack == 0",
+                               "-T", "fields", "-e", "ip.src", "-e", "tcp.srcport", "-e", "tcp.dstport"],
+                              capture_output=True, text=True, check=True).stdout.splitlines()
+        assert len(syns) - len(set(syns)) == reported  # the same client port's SYN again
     finally:
         shutil.rmtree(folder)

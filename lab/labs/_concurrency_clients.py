@@ -184,8 +184,14 @@ class Watch:
 
 
 def owner(inode: int, roots: tuple[int, ...]) -> int | None:
-    """The process, among roots and their descendants, holding the socket inode."""
-    wanted, todo, seen = f"socket:[{inode}]", list(roots), set()
+    """The process, among roots and their descendants, holding the socket inode (or
+    among every process, where /proc/PID/task/TID/children is missing)."""
+    return _owner(inode, list(roots)) or _owner(inode, [int(p) for p in os.listdir("/proc") if p.isdigit()],
+                                               follow=False)
+
+
+def _owner(inode: int, todo: list[int], follow: bool = True) -> int | None:
+    wanted, seen = f"socket:[{inode}]", set()
     while todo:
         pid = todo.pop()
         if pid in seen:
@@ -194,7 +200,7 @@ def owner(inode: int, roots: tuple[int, ...]) -> int | None:
         try:
             if wanted in _links(pid):
                 return pid
-            for task in os.listdir(f"/proc/{pid}/task"):
+            for task in os.listdir(f"/proc/{pid}/task") if follow else ():
                 with open(f"/proc/{pid}/task/{task}/children") as children:
                     todo.extend(int(child) for child in children.read().split())
         except OSError:
