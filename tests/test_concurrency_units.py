@@ -122,6 +122,7 @@ def test_a_blocked_event_loop_names_the_call_that_blocked():
     slept = trial(in_turn(), blocking=(("time.sleep(0.15)", 0.15),) * 8)
     verdict = judge_events(slept, in_turn())
     assert verdict.status == FAIL and "time.sleep(0.15) blocked the event loop 8 times" in verdict.hint
+    assert verdict.detail == "8 calls held the loop up; the clients waited up to 1.20 s for their reply"
     assert "asyncio.sleep" in verdict.hint
     received = judge_events(trial(together(), blocking=(("recv()", 0.08),)), together())
     assert received.status == FAIL and "recv() blocked the event loop 1 times" in received.hint
