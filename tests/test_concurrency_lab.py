@@ -118,7 +118,8 @@ def test_an_event_loop_on_a_host_name_has_a_second_thread_and_the_hint_says_why(
     code, document = run(tmp_path, changed("asyncio.start_server(serve_client, ip, port, backlog=backlog)",
                                            "asyncio.start_server(serve_client, port=port, backlog=backlog)"))
     events = check(document, "events")
-    assert code == 1 and events["status"] == "fail" and "up to 2 threads" in events["detail"], events
+    assert code == 1 and events["status"] == "fail", events
+    assert re.search(r"had up to [2-9] threads", events["detail"]), events  # getaddrinfo in a helper thread or two
     assert "give start_server the ip" in events["hint"]
 
 
