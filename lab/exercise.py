@@ -158,7 +158,8 @@ class Exercise:
                                      f"{self._detail(todo, *result, timeout)}")
         return result[1]
 
-    def start(self, todo: str, netns: str, *args, timeout: float = 2.0, trace: bool = False) -> "Pending":
+    def start(self, todo: str, netns: str, *args, timeout: float = 2.0,
+              trace: bool | str = False) -> "Pending":
         """Start todo(*args) in a host without waiting for it: the student's if written,
         else the reference's. For functions that must run at once, like a server and
         its client; there is no second try, so the lab decides what to do on failure."""

@@ -240,8 +240,9 @@ class Run:
         """
         return exchange(self, todo, source, target, args, answer, wait, extra, fallback)
 
-    def start(self, todo: str, host: HostHandle, *args, timeout: float = 2.0, trace: bool = False):
-        """Start the student's todo(*args) as host without waiting; finish() collects it."""
+    def start(self, todo: str, host: HostHandle, *args, timeout: float = 2.0, trace: bool | str = False):
+        """Start the student's todo(*args) as host without waiting; finish() collects it.
+        trace=True records its socket calls (Outcome.calls); trace="sleep" time.sleep too."""
         return self.exercise.start(todo, host.netns, *args, timeout=timeout, trace=trace)
 
     def finish(self, pending) -> Outcome:

@@ -221,7 +221,7 @@ def _child(request: dict, result_fd: int) -> None:
         signal.signal(signal.SIGALRM, _time_up)
         signal.setitimer(signal.ITIMER_REAL, request["timeout"])
         if request["trace"]:  # before the import: `from socket import socket` gets the traced class
-            _trace(calls)
+            _trace(calls, sleep=request["trace"] == "sleep")
         module = _import(path)
         function = getattr(module, request["todo"], None) if request["todo"] else None
         if request["todo"] and not callable(function):
@@ -289,8 +289,9 @@ TRACED = ("bind", "listen", "accept", "connect", "connect_ex", "send", "sendall"
           "recv", "recv_into", "recvfrom", "shutdown", "close", "setsockopt", "detach")
 
 
-def _trace(calls: list) -> None:
-    """Make socket.socket log each call: (started, returned, name, detail, socket id).
+def _trace(calls: list, sleep: bool = False) -> None:
+    """Make socket.socket log each call: (started, returned, name, detail, socket id),
+    and with sleep=True time.sleep too (as 'sleep', socket id 0).
 
     A thin subclass put in the socket module's place, in this child only: the code's
     `socket.socket(...)`, `create_connection`, `create_server` and accept() (which
@@ -337,6 +338,22 @@ def _trace(calls: list) -> None:
     for name in TRACED:
         setattr(TracedSocket, name, traced(name))
     module.socket = TracedSocket
+    if sleep:
+        _trace_sleep(calls)
+
+
+def _trace_sleep(calls: list) -> None:
+    """time.sleep, logged: a lab can then name a sleep that held up an event loop."""
+    pause = time.sleep
+
+    def traced_sleep(seconds):
+        started = time.time()
+        try:
+            return pause(seconds)
+        finally:
+            calls.append((started, time.time(), "sleep", f"time.sleep({seconds!r})", 0))
+
+    time.sleep = traced_sleep
 
 
 def _kind(sock) -> str:
@@ -505,7 +522,7 @@ class Sandbox:
         self.count = 0
 
     def submit(self, path: Path, todo: str | None, cases: list[tuple], netns: str,
-               timeout: float, trace: bool = False) -> int:
+               timeout: float, trace: bool | str = False) -> int:
         """Start todo(*args) for each args of cases in one child; returns the call's id."""
         self.count += 1
         request = {"id": self.count, "path": str(path), "todo": todo, "netns": netns,
