@@ -72,6 +72,7 @@ TARGETS = {
     "osi-layers": (("median", "<", 2.0),),
     "client-server": (("median", "<", 2.0),),
     "browser-server": (("median", "<", 2.0),),
+    "concurrency": (("median", "<", 6.0),),
 }
 COMPARE = {"<": operator.lt, "<=": operator.le}
 CHECK_GROWTH = 0.1  # seconds `lab check` may grow against --against REV (median vs median)
