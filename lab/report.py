@@ -157,20 +157,23 @@ def render_short(result: Result, stream: TextIO = sys.stdout, columns: int | Non
     out(("PASSED" if result.passed else "NOT PASSED") + f"  (seed {result.seed}; capture: {shown(result.capture)})")
 
 
-def syns(wire: Wire) -> dict[tuple[str, int], list[tuple[float, int]]]:
-    """When each TCP endpoint (ip, port) sent a SYN, and its sequence number then."""
-    found: dict[tuple[str, int], list[tuple[float, int]]] = {}
+def syns(wire: Wire) -> dict[tuple[str, int, str, int], list[tuple[float, int]]]:
+    """When each side of each connection (ip, port, peer ip, peer port) sent a SYN, and
+    its sequence number then: keyed by connection, since a server's one port answers
+    many clients, each with an ISN of its own."""
+    found: dict[tuple[str, int, str, int], list[tuple[float, int]]] = {}
     for frame in wire.frames:
         packet = frame.packet
         if TCP in packet and "S" in str(packet[TCP].flags):
-            found.setdefault((packet[IP].src, packet[TCP].sport), []).append((frame.time, packet[TCP].seq))
+            key = (packet[IP].src, packet[TCP].sport, packet[IP].dst, packet[TCP].dport)
+            found.setdefault(key, []).append((frame.time, packet[TCP].seq))
     return found
 
 
-def isn_at(sent: dict, endpoint: tuple[str, int], moment: float) -> int | None:
-    """The ISN of the endpoint's latest SYN up to moment: a connection opened again (the
+def isn_at(sent: dict, side: tuple[str, int, str, int], moment: float) -> int | None:
+    """The ISN of that side's latest SYN up to moment: a connection opened again (the
     reference's SYN after the student's) counts from its own."""
-    earlier = [isn for time, isn in sent.get(endpoint, ()) if time <= moment]
+    earlier = [isn for time, isn in sent.get(side, ()) if time <= moment]
     return earlier[-1] if earlier else None
 
 
@@ -236,8 +239,9 @@ def render_ladder(step, wire: Wire, result: Result, style: Style, out, columns: 
         data = payload(packet)
         layer = packet[TCP] if TCP in packet else packet[UDP]
         if TCP in packet:
-            relative, absolute = segment_label(packet, isn_at(sent, (packet[IP].src, layer.sport), moment),
-                                               isn_at(sent, (packet[IP].dst, layer.dport), moment))
+            mine = (packet[IP].src, layer.sport, packet[IP].dst, layer.dport)
+            theirs = (packet[IP].dst, layer.dport, packet[IP].src, layer.sport)
+            relative, absolute = segment_label(packet, isn_at(sent, mine, moment), isn_at(sent, theirs, moment))
         else:
             relative = f"UDP length={packet[UDP].len} data={len(data)} B" + (f" {data[:16]!r}" if data else "")
             absolute = f"{packet[UDP].sport} > {packet[UDP].dport}, checksum {packet[UDP].chksum:#06x}"

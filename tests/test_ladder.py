@@ -209,3 +209,19 @@ def test_a_ladder_names_two_or_more_of_the_hosts(ladder):
         with Run.step(run, "t", ladder=ladder):
             pass
     assert run.steps == []
+
+
+def test_a_servers_one_port_counts_each_connection_from_its_own_isn():
+    hosts, _ = tiers(random.Random(11))
+    rng = random.Random(12)
+    a, b, x, y = (rng.randrange(2**32) for _ in range(4))
+    frames = [frame(hosts, 1.0, "h1", "lb", sport=41000, dport=80, flags="S", seq=a),
+              frame(hosts, 1.1, "web1", "lb", sport=42000, dport=80, flags="S", seq=b),
+              frame(hosts, 1.2, "lb", "h1", sport=80, dport=41000, flags="SA", seq=x, ack=a + 1),
+              frame(hosts, 1.3, "lb", "web1", sport=80, dport=42000, flags="SA", seq=y, ack=b + 1),
+              frame(hosts, 1.4, "lb", "h1", sport=80, dport=41000, flags="PA", seq=x + 1, ack=a + 1),
+              frame(hosts, 1.5, "web1", "lb", sport=42000, dport=80, flags="A", seq=b + 1, ack=y + 1)]
+    lines = drawn(Step("t", "", 0.5, 2.0, ladder=("h1", "lb", "web1")), frames, hosts)
+    labels = [lines[i + 1] for i, line in enumerate(lines) if " ms |" in line]
+    assert "80>41000 PSH,ACK seq=1 ack=1 len=0" in labels[4], labels[4]
+    assert "42000>80 ACK seq=1 ack=1 len=0" in labels[5], labels[5]
