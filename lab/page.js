@@ -79,7 +79,7 @@
         var row = element("tr", mine ? {"class": "mine"} : {});
         row.appendChild(element("td", {}, field[0]));
         row.appendChild(element("td", {}, field[1]));
-        row.appendChild(element("td", {"class": "yours"}, mine ? (frame.mine[1] === "your code" ? "yours" : "by " + frame.mine[1]) : ""));
+        row.appendChild(element("td", {"class": "yours"}, mine ? (frame.mine[1] === "your code" ? "yours" : "reference") : ""));
         table.appendChild(row);
       });
       item.appendChild(table);

@@ -46,6 +46,7 @@ MARKS = {PASS: ("✓", "passed"), FAIL: ("✗", "failed"), NOT_DONE: ("·", "not
 # Ladder geometry, in SVG user units (CSS pixels at scale 1)
 LEFT, GAP_TWO, GAP_MANY, RIGHT, TOP = 96, 440, 210, 190, 34
 ARROW_ROW, TEXT_ROW = 44, 22
+CHAR = 7.3  # the width of a character of the ladder's 12 px monospace text
 
 
 def write_page(result: Result, path: Path) -> None:
@@ -60,6 +61,11 @@ def write_page(result: Result, path: Path) -> None:
 
 def esc(text) -> str:
     return html.escape(str(text), quote=True)
+
+
+def prose(text: str, kind: str) -> str:
+    """Text wrapped by hand for the terminal, as paragraphs the browser fills again."""
+    return "".join(f'<p class="{kind}">{esc(" ".join(part.split()))}</p>' for part in text.split("\n\n") if part.strip())
 
 
 def page(result: Result, path: Path) -> str:
@@ -99,7 +105,7 @@ def header(result: Result, path: Path) -> str:
     hosts = "".join(f"<tr><th scope=\"row\">{esc(name)}</th><td>{esc(ip)}</td><td>{esc(mac)}</td></tr>"
                     for name, (ip, mac) in result.hosts.items())
     return (f'<header><h1><span class="name">{esc(lab.name)}</span> {esc(lab.title)}</h1>'
-            f'<p class="intro">{esc(lab.intro)}</p><dl class="facts">'
+            f'{prose(lab.intro, "intro")}<dl class="facts">'
             f"<dt>Run</dt><dd>{esc(when)}</dd>"
             f"<dt>Code</dt><dd>{code}</dd>"
             f"<dt>Seed</dt><dd>{result.seed}: <code>{esc(replay)}</code> replays this run</dd>"
@@ -115,7 +121,7 @@ def header(result: Result, path: Path) -> str:
 def step_section(number: int, step: Step, result: Result, ladder: "Ladders") -> str:
     parts = [f'<section class="step" id="step-{number}"><h2>{number}. {esc(step.title)}</h2>']
     if step.text:
-        parts.append(f'<p class="text">{esc(step.text)}</p>')
+        parts.append(prose(step.text, "text"))
     shown_labels = set()
     for outcome in step.outcomes:
         label, colour = outcome_label(outcome, result.solution)
@@ -219,26 +225,33 @@ class Ladders:
             columns = [host for _, host, _ in states if host][:1] or ["?"]
         gap = GAP_TWO if len(columns) <= 2 else GAP_MANY
         x = {name: LEFT + 30 + i * gap for i, name in enumerate(columns)}
-        width = LEFT + 30 + (len(columns) - 1) * gap + RIGHT
+        last = columns[-1] if len(columns) > 1 else None
         reads = [self.reads[id(f)] for f in frames]
         connections = {frozenset({(r.tcp.src, r.tcp.sport), (r.tcp.dst, r.tcp.dport)}) for r in reads if r.tcp}
         rows = sorted([(f.time, 0, i) for i, f in enumerate(frames)] +
                       [(t, 1, i) for i, (t, _, _) in enumerate(states)], key=lambda row: row[:2])
-        body, y = [], TOP
+        body, y, right = [], TOP, x[columns[-1]] + RIGHT
         for moment, kind, index in rows:
             stamp = f"{(moment - self.result.started) * 1000:.3f} ms"
             if kind == 1:
                 _, host, text = states[index]
-                if host in x:
+                if host == last:  # as in the terminal: the last host's states end at its column
+                    body.append(f'<text class="state end" x="{x[host] - 8}" y="{y + 15}">{esc(text)}</text>')
+                elif host in x:
                     body.append(f'<text class="state" x="{x[host] + 8}" y="{y + 15}">{esc(text)}</text>')
+                    right = max(right, x[host] + 8 + CHAR * len(text))
                 else:
-                    body.append(f'<text class="event" x="{LEFT + 8}" y="{y + 15}">'
-                                f"{esc(f'{host}: {text}' if host else f'[{text}]')}</text>")
+                    text = f"{host}: {text}" if host else f"[{text}]"
+                    body.append(f'<text class="event" x="{LEFT + 8}" y="{y + 15}">{esc(text)}</text>')
+                    right = max(right, LEFT + 8 + CHAR * len(text))
                 y += TEXT_ROW
                 continue
-            body.append(self.arrow(frames[index], reads[index], ends[index], x, y, stamp, len(connections) > 1))
+            drawn, text_x, label = self.arrow(frames[index], reads[index], ends[index], x, y, stamp,
+                                              len(connections) > 1)
+            body.append(drawn)
+            right = max(right, text_x + CHAR * len(label))
             y += ARROW_ROW
-        height = y + 10
+        width, height = int(right) + 10, y + 10
         lines = "".join(f'<line class="life" x1="{p}" y1="{TOP - 8}" x2="{p}" y2="{height}"/>'
                         f'<text class="host" x="{p}" y="18">{esc(name)}</text>' for name, p in x.items())
         return (f'<div class="ladder"><svg role="group" aria-label="{esc(what)}: {len(frames)} frames between '
@@ -246,8 +259,9 @@ class Ladders:
                 f'{lines}{"".join(body)}</svg></div>')
 
     def arrow(self, frame: Seen, r: "Read", ends: tuple[str, str], x: dict, y: int, stamp: str,
-              ports: bool) -> str:
-        """One frame: a focusable arrow with its label, and its record for the details."""
+              ports: bool) -> tuple[str, int, str]:
+        """One frame: a focusable arrow with its label (and where the label starts, and
+        the label), and its record for the details."""
         label, real = self.label(r, frame.time, ports)
         source, target = ends
         receiver = "every host (broadcast)" if target == "*" else target
@@ -275,7 +289,7 @@ class Ladders:
         return (f'<g class="frame" tabindex="0" role="button" data-frame="{number}" aria-label="{esc(spoken)}" '
                 f'transform="translate(0 {y})"><rect width="100%" height="{ARROW_ROW - 2}"/>'
                 f'<text class="time" x="{LEFT}" y="{line_y + 4}">{stamp}</text><path class="line" d="{line}"/>{heads}'
-                f'<text class="label" x="{text_x}" y="15">{esc(label)}</text>{sub}</g>')
+                f'<text class="label" x="{text_x}" y="15">{esc(label)}</text>{sub}</g>'), text_x, label
 
     def label(self, r: "Read", moment: float, ports: bool) -> tuple[str, str]:
         """The arrow's words as the terminal's ladder has them, and the real numbers."""
