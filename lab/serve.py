@@ -165,6 +165,10 @@ class Handler(BaseHTTPRequestHandler):
         if raw == "/":
             self.send_bytes(index_page(self.folder), "text/html; charset=utf-8", body)
             return
+        if raw == "/favicon.ico":  # asked by every browser: no icon, and no error either
+            self.send_response(HTTPStatus.NO_CONTENT)
+            self.common_headers()
+            return
         # Judged once decoded, so %2e%2e is the `..` it stands for.
         target = inside(self.folder, unquote(raw)[1:]) if raw.startswith("/") else None
         if target is None:
