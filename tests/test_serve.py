@@ -53,6 +53,7 @@ def captures(tmp_path: Path) -> Path:
     (folder / "elsewhere").symlink_to(outside, target_is_directory=True)
     (folder / "notes.txt").write_text("not a report")
     (folder / "sub").mkdir()
+    (folder / "folder.html").mkdir()
     return folder
 
 
@@ -132,6 +133,8 @@ def test_a_capture_downloads_with_its_bytes_intact(server, captures, name):
     "/%2E%2E/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/hostname",
     "/..%2f..%2f..%2f..%2f..%2f..%2fetc%2fhostname",
     "/captures/../../outside/secret.html",
+    "/sub/../arp-basic.html",         # `..` is refused even where it would stay inside
+    "/sub/%2e%2e/arp-basic.html",
     "//etc/passwd",
     "//etc/hostname",
     "/%2fetc%2fhostname",
@@ -141,6 +144,7 @@ def test_a_capture_downloads_with_its_bytes_intact(server, captures, name):
     "/elsewhere%2fsecret.html",
     "/notes.txt",                     # inside, but not a page or a capture
     "/sub", "/sub/", "/elsewhere/",   # folders: no listing but the index
+    "/folder.html",                   # a folder named like a page
     "/missing.html",
     "/arp-basic.html%00.txt",
     "http://example.com/arp-basic.html",
