@@ -280,3 +280,21 @@ def test_in_a_browser_the_index_lists_the_runs_and_a_click_opens_one(server, bro
     assert browser.current_url == base + "/udp-basic.html"
     assert browser.find_element(By.TAG_NAME, "h1").text == "udp-basic report"
     assert not console_errors(browser)
+
+
+def test_ci_installs_the_test_browser_then_runs_the_readmes_test_command():
+    readme = (ROOT / "README.md").read_text()
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()
+          if line.strip() and not line.lstrip().startswith(("#", "echo", "set ", "cd "))]
+    assert ci == ["sh scripts/setup.sh --test", "sudo python -m pytest -q tests"]
+    assert readme.split("\n## Tests\n")[1].startswith("\n`sudo python -m pytest -q tests` runs")
+    setup = (ROOT / "scripts" / "setup.sh").read_text()
+    assert re.search(r'PACKAGES="\$PACKAGES chromium chromium-driver python3-selenium"', setup)
+
+
+def test_the_vagrant_vm_forwards_the_served_port_to_the_hosts_loopback_only():
+    vagrantfile = (ROOT / "Vagrantfile").read_text()
+    forward = re.search(r'config\.vm\.network "forwarded_port",[^\n]*\n?[^\n]*', vagrantfile).group(0)
+    assert 'guest: 8000' in forward and 'host: 8000' in forward and 'host_ip: "127.0.0.1"' in forward
+    assert "python -m lab serve --bind eth0" in vagrantfile.split("post_up_message")[1]
+    assert "http://localhost:8000" in vagrantfile.split("post_up_message")[1]
