@@ -5,7 +5,7 @@
 (function () {
   "use strict";
   // {kinds: [[name, long name, OSI layer, TCP/IP layer, [field names]], ...],
-  //  who: [sentence, ...], frames: [{t, from, to, ports, by, mine, hex, layers, summary}, ...]}
+  //  who: [sentence, ...], frames: [{ports, by, mine, bytes (base64), layers, summary}, ...]}
   // with each layer [kind, first byte, end, [field values]]
   var data = JSON.parse(document.getElementById("frames").textContent);
   var frames = data.frames;
@@ -42,14 +42,17 @@
 
   function show(index, selected) {
     var frame = frames[index];
+    var raw = atob(frame.bytes), hex = "";
+    for (var b = 0; b < raw.length; b++) hex += ("0" + raw.charCodeAt(b).toString(16)).slice(-2);
     var arrow = document.querySelector('.frame[data-frame="' + index + '"]');
     var words = [".label", ".real"].map(function (part) {
       var text = arrow && arrow.querySelector(part);
       return text ? text.textContent : "";
     }).join(" ");
     content.textContent = "";
-    content.appendChild(element("h2", {id: "details-title", tabindex: "-1"},
-      "Frame " + (index + 1) + ": " + frame.from + " \u2192 " + frame.to + " at " + frame.t));
+    // "Frame 3 at 1.234 ms, h1 to h2: SYN seq=0 len=0": the arrow's own text alternative
+    var spoken = arrow.getAttribute("aria-label");
+    content.appendChild(element("h2", {id: "details-title", tabindex: "-1"}, spoken.slice(0, spoken.indexOf(": "))));
     content.appendChild(element("p", {"class": "label"}, words));
     if (frame.summary && frame.summary !== words.trim()) content.appendChild(element("p", {}, frame.summary));
     content.appendChild(element("p", {"class": "by"}, data.who[frame.by]));
@@ -87,9 +90,9 @@
     });
     content.appendChild(list);
     var chosen = layers[selected] || {long: "", start: 0, end: 0};
-    content.appendChild(element("h3", {}, "Bytes (" + frame.hex.length / 2 + ")" +
+    content.appendChild(element("h3", {}, "Bytes (" + raw.length + ")" +
       (chosen.long ? ", the " + chosen.long + " header's marked" : "")));
-    content.appendChild(hexDump(frame.hex, chosen.start, chosen.end));
+    content.appendChild(hexDump(hex, chosen.start, chosen.end));
   }
 
   function open(arrow) {

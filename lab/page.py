@@ -11,6 +11,7 @@ script only when asked for, so writing stays cheap for hundreds of frames.
 """
 from __future__ import annotations
 
+import base64
 import datetime
 import html
 import json
@@ -45,7 +46,7 @@ LONG_NAMES = {"Ether": "Ethernet", "Raw": "Payload", "Padding": "Ethernet paddin
 MARKS = {PASS: ("✓", "passed"), FAIL: ("✗", "failed"), NOT_DONE: ("·", "not done")}
 # Ladder geometry, in SVG user units (CSS pixels at scale 1)
 LEFT, GAP_TWO, GAP_MANY, RIGHT, TOP = 96, 440, 210, 190, 34
-ARROW_ROW, TEXT_ROW = 44, 22
+ARROW_ROW, FOLDED_ROW, TEXT_ROW = 44, 30, 22
 CHAR = 7.3  # the width of a character of the ladder's 12 px monospace text
 
 
@@ -60,7 +61,8 @@ def write_page(result: Result, path: Path) -> None:
 
 
 def esc(text) -> str:
-    return html.escape(str(text), quote=True)
+    """Text for an element or a double-quoted attribute."""
+    return html.escape(str(text), quote=False).replace('"', "&quot;")
 
 
 def prose(text: str, kind: str) -> str:
@@ -73,13 +75,11 @@ def page(result: Result, path: Path) -> str:
     wire = Wire(result.frames)
     ladder = Ladders(result, wire)
     parts = [head(result), header(result, path), '<main id="steps">']
-    for number, step in enumerate(result.steps, 1):
+    steps = result.steps
+    for number, step in enumerate(steps, 1):
+        parts.append(between(ladder, ladder.before(step.start), number - 1, number))
         parts.append(step_section(number, step, result, ladder))
-    stray = ladder.unassigned()
-    if stray:
-        parts.append('<section class="step"><h2>Frames outside the steps</h2>'
-                     '<p class="text">Captured before the first step began or between two steps.</p>'
-                     + ladder.svg(stray, None, "outside") + "</section>")
+    parts.append(between(ladder, ladder.before(float("inf")), len(steps), None))
     parts += ["</main>", checks(result), details_panel(),
               f'<script type="application/json" id="frames">{blob(ladder)}</script>',
               f"<script>{(HERE / 'page.js').read_text()}</script></body></html>\n"]
@@ -93,7 +93,10 @@ def head(result: Result) -> str:
             '<meta name="color-scheme" content="light dark">'
             f"<title>{esc(lab.name)}: {esc(lab.title)}</title>"
             f"<style>{(HERE / 'page.css').read_text()}</style></head><body>"
-            '<a class="skip" href="#checks">Skip to the checks</a>')
+            '<a class="skip" href="#checks">Skip to the checks</a>'
+            '<svg class="defs" aria-hidden="true" width="0" height="0"><defs><marker id="head" viewBox="0 0 10 10" '
+            'refX="10" refY="5" markerWidth="9" markerHeight="9" orient="auto"><path d="M0 0L10 5L0 10z"/>'
+            "</marker></defs></svg>")
 
 
 def header(result: Result, path: Path) -> str:
@@ -135,7 +138,7 @@ def step_section(number: int, step: Step, result: Result, ladder: "Ladders") -> 
             parts.append(f'<figure class="printed"><figcaption>{esc(outcome.todo)}() printed</figcaption>'
                          f"<pre>{esc(text)}</pre></figure>")
     frames = ladder.take(step)
-    drawing = ladder.svg(frames, step, f"step {number}") if frames or step.states else ""
+    drawing = ladder.svg(frames, step, f"step {number}", not step.draw) if frames or step.states else ""
     if drawing and not step.draw:
         drawing = (f"<details><summary>{len(frames)} frames of the same kind again (the terminal only "
                    f"counts them): show them</summary>{drawing}</details>")
@@ -144,6 +147,18 @@ def step_section(number: int, step: Step, result: Result, ladder: "Ladders") -> 
         parts.append(f'<p class="note">{esc(note)}</p>')
     parts.append("</section>")
     return "".join(parts)
+
+
+def between(ladder: "Ladders", frames: list[Seen], after: int, before: int | None) -> str:
+    """Frames the lab's scenario caused outside any step (an experiment of hundreds of
+    frames, summed up by a later step): folded, where they happened."""
+    if not frames:
+        return ""
+    where = (f"before step {before}" if not after else f"after step {after}" if before is None
+             else f"between steps {after} and {before}")
+    title = f"{len(frames)} frame{'s' * (len(frames) != 1)} on the wire {where}"
+    return (f'<section class="between"><details><summary>{title} (the terminal does not draw them): '
+            f"show them</summary>{ladder.svg(frames, None, title, True)}</details></section>")
 
 
 def checks(result: Result) -> str:
@@ -183,7 +198,8 @@ class Ladders:
     def __init__(self, result: Result, wire: Wire):
         self.result = result
         self.names = names_by_mac(result)
-        self.reads = {id(f): read(f) for f in wire.frames}
+        bound = bound_ports()
+        self.reads = {id(f): read(f, bound) for f in wire.frames}
         self.sent: dict[tuple[str, int], list[tuple[float, int]]] = {}  # as report.syns finds them
         for frame in wire.frames:
             tcp = self.reads[id(frame)].tcp
@@ -201,17 +217,20 @@ class Ladders:
             self.left = [f for f in self.left if id(f) not in taken]
         return mine
 
-    def unassigned(self) -> list[Seen]:
-        left, self.left = self.left, []
-        return left
+    def before(self, moment: float) -> list[Seen]:
+        """The frames not yet in a step that came before moment (Unix time)."""
+        count = next((i for i, f in enumerate(self.left) if f.time >= moment), len(self.left))
+        taken, self.left = self.left[:count], self.left[count:]
+        return taken
 
     def ends(self, frame: Seen) -> tuple[str, str]:
         data = frame.data
         target, source = (data[i:i + 6].hex(":") for i in (0, 6))
         return self.names.get(source, source), self.names.get(target, target)
 
-    def svg(self, frames: list[Seen], step: Step | None, what: str) -> str:
-        """The ladder of these frames with the step's states and the lab's doings."""
+    def svg(self, frames: list[Seen], step: Step | None, what: str, folded: bool = False) -> str:
+        """The ladder of these frames with the step's states and the lab's doings;
+        folded (frames the terminal only counts): without the real numbers under each."""
         ends = [self.ends(f) for f in frames]
         columns = list(step.ladder or ()) if step else []
         seen = {name for pair in ends for name in pair}
@@ -247,10 +266,10 @@ class Ladders:
                 y += TEXT_ROW
                 continue
             drawn, text_x, label = self.arrow(frames[index], reads[index], ends[index], x, y, stamp,
-                                              len(connections) > 1)
+                                              len(connections) > 1, folded)
             body.append(drawn)
             right = max(right, text_x + CHAR * len(label))
-            y += ARROW_ROW
+            y += FOLDED_ROW if folded else ARROW_ROW
         width, height = int(right) + 10, y + 10
         lines = "".join(f'<line class="life" x1="{p}" y1="{TOP - 8}" x2="{p}" y2="{height}"/>'
                         f'<text class="host" x="{p}" y="18">{esc(name)}</text>' for name, p in x.items())
@@ -259,36 +278,34 @@ class Ladders:
                 f'{lines}{"".join(body)}</svg></div>')
 
     def arrow(self, frame: Seen, r: "Read", ends: tuple[str, str], x: dict, y: int, stamp: str,
-              ports: bool) -> tuple[str, int, str]:
+              ports: bool, folded: bool) -> tuple[str, int, str]:
         """One frame: a focusable arrow with its label (and where the label starts, and
         the label), and its record for the details."""
         label, real = self.label(r, frame.time, ports)
         source, target = ends
-        receiver = "every host (broadcast)" if target == "*" else target
         number = len(self.records)
         who, first_mine = self.built_by(frame, source)
         # JSON text at once: hundreds of frames kept as nested lists until the end would
         # wake Python's full garbage collection over the whole run's heap.
         said = f',"summary":{compact(r.summary)}' if r.summary else ""
         self.records.append(
-            f'{{"t":"{stamp}","from":{compact(source)},"to":{compact(receiver)},"ports":{compact(frame.interfaces)},'
-            f'"by":{self.who.setdefault(who, len(self.who))},"mine":{compact(first_mine)},'
-            f'"hex":"{frame.data.hex()}","layers":{r.layers}{said}}}')
+            f'{{"ports":{compact(frame.interfaces)},"by":{self.who.setdefault(who, len(self.who))},'
+            f'"mine":{compact(first_mine)},"bytes":"{base64.b64encode(frame.data).decode()}",'
+            f'"layers":{r.layers}{said}}}')
         start, line_y = x.get(source, LEFT + 30), 22  # within the arrow's row
         if target == "*":  # a broadcast reaches every other column
             others = [p for name, p in x.items() if name != source] or [start + 60]
             low, high = min(others + [start]), max(others + [start])
             heads = "".join(head_path(p, line_y, p > start) for p in others)
-            text_x, to, line = low + 10, "every host", f"M{low} {line_y}H{high}"
-        else:
+            text_x, to, line = low + 10, "every host", f'<path class="line" d="M{low} {line_y}H{high}"/>{heads}'
+        else:  # the head is the page's one arrowhead marker (page.css)
             end = x[target] if target in x and target != source else start + 60
-            heads = head_path(end, line_y, end > start)
-            text_x, to, line = min(start, end) + 10, target, f"M{start} {line_y}H{end}"
+            text_x, to, line = min(start, end) + 10, target, f'<path class="line to" d="M{start} {line_y}H{end}"/>'
         spoken = f"Frame {number + 1} at {stamp}, {source} to {to}: {label}"
-        sub = f'<text class="real" x="{text_x}" y="37">{esc(real)}</text>' if real else ""
+        sub = f'<text class="real" x="{text_x}" y="37">{esc(real)}</text>' if real and not folded else ""
         return (f'<g class="frame" tabindex="0" role="button" data-frame="{number}" aria-label="{esc(spoken)}" '
-                f'transform="translate(0 {y})"><rect width="100%" height="{ARROW_ROW - 2}"/>'
-                f'<text class="time" x="{LEFT}" y="{line_y + 4}">{stamp}</text><path class="line" d="{line}"/>{heads}'
+                f'transform="translate(0 {y})"><rect width="100%" height="{(FOLDED_ROW if folded else ARROW_ROW) - 2}"/>'
+                f'<text class="time" x="{LEFT}" y="{line_y + 4}">{stamp}</text>{line}'
                 f'<text class="label" x="{text_x}" y="15">{esc(label)}</text>{sub}</g>'), text_x, label
 
     def label(self, r: "Read", moment: float, ports: bool) -> tuple[str, str]:
@@ -370,10 +387,11 @@ class Read(NamedTuple):
     udp: Datagram | None = None
 
 
-def read(frame: Seen) -> Read:
+def read(frame: Seen, bound: tuple[frozenset, frozenset]) -> Read:
     """The frame's headers: read directly for Ethernet / IPv4 / TCP or UDP, the bulk of
-    every capture; by scapy for anything else (ARP, ICMP, IP options, rare TCP options)."""
-    quick = read_quickly(frame.data)
+    every capture; by scapy for anything else (ARP, ICMP, IP options, rare TCP options,
+    a port scapy reads an application protocol on)."""
+    quick = read_quickly(frame.data, bound)
     if quick is not None:
         return quick
     packet = frame.packet
@@ -504,8 +522,20 @@ QUICK = {name: schema(name, long_name, osi, model, fields) for name, long_name, 
     ("Padding", "Ethernet padding", *LAYERS["Padding"], ("load",)))}
 
 
-def read_quickly(data: bytes) -> Read | None:
+def bound_ports() -> tuple[frozenset, frozenset]:
+    """The TCP and UDP ports on which scapy, with the layers loaded now, reads the payload
+    as a protocol of its own (DNS on 53 once scapy.layers.dns is imported): scapy's."""
+    def ports(layer) -> frozenset:
+        guesses = [fields for fields, _ in layer.payload_guess]
+        if any(not fields or set(fields) - {"sport", "dport"} for fields in guesses):
+            return frozenset(range(65536))  # bound by something else than a port: scapy reads all
+        return frozenset(port for fields in guesses for port in fields.values())
+    return ports(TCP), ports(UDP)
+
+
+def read_quickly(data: bytes, bound: tuple[frozenset, frozenset] | None = None) -> Read | None:
     """Ethernet / IPv4 (no options) / TCP or UDP / payload, or None for anything else."""
+    tcp_ports, udp_ports = bound or bound_ports()
     if len(data) < 34 or data[12:14] != b"\x08\x00" or data[14] != 0x45:
         return None
     total, ident, fragment, ttl, proto, checksum = struct.unpack_from("!2xHHHBBH", data, 14)
@@ -520,6 +550,8 @@ def read_quickly(data: bytes) -> Read | None:
         if total < 40:
             return None
         sport, dport, seq, ack, offset_flags, window, tcp_sum, urgent = struct.unpack_from("!HHIIHHHH", data, 34)
+        if sport in tcp_ports or dport in tcp_ports:
+            return None
         size = (offset_flags >> 12) * 4
         options = tcp_options(data[54:34 + size]) if size >= 20 and 34 + size <= end else None
         if options is None:
@@ -533,6 +565,8 @@ def read_quickly(data: bytes) -> Read | None:
         if total < 28:
             return None
         sport, dport, length, udp_sum = struct.unpack_from("!HHHH", data, 34)
+        if sport in udp_ports or dport in udp_ports:
+            return None
         size = 8
         transport = [QUICK["UDP"], 34, 42, [shown_as("UDP", "sport", sport), shown_as("UDP", "dport", dport),
                                             str(length), hex(udp_sum)]]

@@ -64,11 +64,16 @@ def test_each_labs_page_in_a_browser(driver, tmp_path, name):
     driver.switch_to.active_element.send_keys(Keys.ESCAPE)
     assert opened(driver) == ""
     assert driver.switch_to.active_element.get_attribute("data-frame") == "0"  # the focus is back
-    last = arrows[-1]
+    # the last arrow in view (a folded section's arrows are reached once it is opened)
+    last = driver.execute_script("var shown = Array.from(document.querySelectorAll('g.frame'))"
+                                 ".filter(function (g) { return !g.closest('details:not([open])'); });"
+                                 "return shown[shown.length - 1];")
     driver.execute_script("arguments[0].focus()", last)
+    assert driver.switch_to.active_element == last
     driver.switch_to.active_element.send_keys(Keys.ENTER)
     text = opened(driver)
-    assert f"Frame {len(arrows)}:" in text and "Ethernet: OSI layer 2" in text
+    number = int(last.get_attribute("data-frame")) + 1
+    assert f"Frame {number} at " in text and "Ethernet: OSI layer 2" in text
     driver.switch_to.active_element.send_keys(Keys.ESCAPE)
     assert not console_errors(driver)
 
@@ -85,6 +90,15 @@ def test_the_keyboard_alone_reaches_an_arrow_and_a_phone_sized_window_keeps_text
     assert driver.switch_to.active_element.get_attribute("data-frame") == "0"
     driver.switch_to.active_element.send_keys(Keys.SPACE)
     assert "OSI layer 4, TCP/IP transport layer" in opened(driver)
+    driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+    # a folded section (frames the terminal only counts) opens with Enter on its summary
+    driver.execute_script("document.querySelector('details > summary').focus()")
+    driver.switch_to.active_element.send_keys(Keys.ENTER)
+    inside = driver.execute_script("return document.querySelector('details[open] g.frame')")
+    driver.execute_script("arguments[0].focus()", inside)
+    assert driver.switch_to.active_element == inside
+    driver.switch_to.active_element.send_keys(Keys.ENTER)
+    assert f"Frame {int(inside.get_attribute('data-frame')) + 1} at " in opened(driver)
     driver.switch_to.active_element.send_keys(Keys.ESCAPE)
     try:
         driver.set_window_size(390, 844)
