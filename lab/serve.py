@@ -76,11 +76,12 @@ class Run:
     time: float = 0.0  # the newest file's modification time
 
     def title(self) -> str:
-        page = self.files.get("page")
-        if page is None:
+        """The page's own <title>, which says more than the file name."""
+        try:
+            with self.files["page"].open("rb") as stream:
+                found = TITLE.search(stream.read(4096))
+        except (KeyError, OSError):
             return ""
-        with page.open("rb") as stream:
-            found = TITLE.search(stream.read(4096))
         return html.unescape(found.group(1).decode("utf-8", "replace")).strip() if found else ""
 
 
@@ -116,6 +117,7 @@ a { color: LinkText; } a:focus { outline: 2px solid Highlight; }
 
 
 def index_page(folder: Path) -> bytes:
+    """The one page made here: a table of the runs, readable on a phone, light or dark."""
     rows = []
     for run in runs(folder):
         page = run.files.get("page")
@@ -142,7 +144,10 @@ def link_path(folder: Path, path: Path) -> str:
 
 
 def size(path: Path) -> str:
-    n = path.stat().st_size
+    try:
+        n = path.stat().st_size
+    except OSError:  # removed since the listing
+        return "gone"
     return f"{n} B" if n < 1024 else f"{n / 1024:.0f} KB" if n < 1024 * 1024 else f"{n / 1048576:.1f} MB"
 
 
