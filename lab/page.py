@@ -95,7 +95,7 @@ def head(result: Result) -> str:
             f"<style>{(HERE / 'page.css').read_text()}</style></head><body>"
             '<a class="skip" href="#checks">Skip to the checks</a>'
             '<svg class="defs" aria-hidden="true" width="0" height="0"><defs><marker id="head" viewBox="0 0 10 10" '
-            'refX="10" refY="5" markerWidth="9" markerHeight="9" orient="auto"><path d="M0 0L10 5L0 10z"/>'
+            'refX="10" refY="5" markerUnits="userSpaceOnUse" markerWidth="10" markerHeight="10" orient="auto"><path d="M0 0L10 5L0 10z"/>'
             "</marker></defs></svg>")
 
 
