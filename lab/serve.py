@@ -110,7 +110,7 @@ STYLE = """
 body { font: 16px/1.5 system-ui, sans-serif; margin: 1rem auto; max-width: 60rem; padding: 0 1rem; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
-td.when { white-space: nowrap; font-variant-numeric: tabular-nums; }
+td.when, td:first-child { white-space: nowrap; } td.when { font-variant-numeric: tabular-nums; }
 a { color: LinkText; } a:focus { outline: 2px solid Highlight; }
 @media (max-width: 40rem) { th.title, td.title { display: none; } }
 """
