@@ -18,6 +18,7 @@ import json
 import os
 import socket
 import struct
+from json.encoder import encode_basestring as quoted
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import quote
@@ -208,6 +209,7 @@ class Ladders:
         self.left = list(wire.frames)  # not yet in a step, in time order
         self.records: list[str] = []  # each frame's details, as JSON
         self.who: dict[str, int] = {}  # who built frames, in words: each sentence once
+        self.shown_ports: dict[tuple[str, ...], str] = {}
         self.builders = builders(result)
 
     def take(self, step: Step) -> list[Seen]:
@@ -289,8 +291,9 @@ class Ladders:
         # wake Python's full garbage collection over the whole run's heap.
         said = f',"summary":{compact(r.summary)}' if r.summary else ""
         self.records.append(
-            f'{{"ports":{compact(frame.interfaces)},"by":{self.who.setdefault(who, len(self.who))},'
-            f'"mine":{compact(first_mine)},"bytes":"{base64.b64encode(frame.data).decode()}",'
+            f'{{"ports":{self.ports(frame.interfaces)},"by":{self.who.setdefault(who, len(self.who))},'
+            f'"mine":{"null" if first_mine is None else compact(first_mine)},'
+            f'"bytes":"{base64.b64encode(frame.data).decode()}",'
             f'"layers":{r.layers}{said}}}')
         start, line_y = x.get(source, LEFT + 30), 22  # within the arrow's row
         if target == "*":  # a broadcast reaches every other column
@@ -307,6 +310,12 @@ class Ladders:
                 f'transform="translate(0 {y})"><rect width="100%" height="{(FOLDED_ROW if folded else ARROW_ROW) - 2}"/>'
                 f'<text class="time" x="{LEFT}" y="{line_y + 4}">{stamp}</text>{line}'
                 f'<text class="label" x="{text_x}" y="15">{esc(label)}</text>{sub}</g>'), text_x, label
+
+    def ports(self, interfaces: tuple[str, ...]) -> str:
+        text = self.shown_ports.get(interfaces)
+        if text is None:
+            text = self.shown_ports[interfaces] = compact(interfaces)
+        return text
 
     def label(self, r: "Read", moment: float, ports: bool) -> tuple[str, str]:
         """The arrow's words as the terminal's ladder has them, and the real numbers."""
@@ -450,8 +459,7 @@ def schema(name: str, long_name: str, osi: str, model: str, fields: tuple[str, .
     return SCHEMAS.setdefault((name, long_name, osi, model, fields), len(SCHEMAS))
 
 
-def compact(value) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # one encoder for every call
 
 
 def data_shown(data: bytes) -> str:
@@ -463,6 +471,8 @@ def data_shown(data: bytes) -> str:
 # holds it equal to scapy's dissection, field by field.
 _FIELDS = {(cls.__name__, f.name): f for cls in (Ether, IP, TCP, UDP) for f in cls.fields_desc}
 _SHOWN: dict[tuple[str, str, int], str] = {}
+_SHOWN_JSON: dict[tuple[str, str, int], str] = {}
+_ETHER: dict[bytes, str] = {}  # the Ethernet header's JSON, by its addresses
 _OPTIONS = {1: "NOP", 2: "MSS", 3: "WScale", 4: "SAckOK", 5: "SAck", 8: "Timestamp"}
 
 
@@ -472,6 +482,15 @@ def shown_as(layer: str, field: str, value: int) -> str:
     if text is None:
         scapy_field = _FIELDS[(layer, field)]
         text = _SHOWN[key] = scapy_field.i2repr(None, scapy_field.m2i(None, value))
+    return text
+
+
+def shown_json(layer: str, field: str, value: int) -> str:
+    """shown_as, as a JSON string."""
+    key = (layer, field, value)
+    text = _SHOWN_JSON.get(key)
+    if text is None:
+        text = _SHOWN_JSON[key] = quoted(shown_as(layer, field, value))
     return text
 
 
@@ -534,7 +553,10 @@ def bound_ports() -> tuple[frozenset, frozenset]:
 
 
 def read_quickly(data: bytes, bound: tuple[frozenset, frozenset] | None = None) -> Read | None:
-    """Ethernet / IPv4 (no options) / TCP or UDP / payload, or None for anything else."""
+    """Ethernet / IPv4 (no options) / TCP or UDP / payload, or None for anything else.
+
+    Its headers' JSON is written here directly (the layout of `headers`), without a
+    list per header: this runs for every frame of a capture."""
     tcp_ports, udp_ports = bound or bound_ports()
     if len(data) < 34 or data[12:14] != b"\x08\x00" or data[14] != 0x45:
         return None
@@ -542,9 +564,13 @@ def read_quickly(data: bytes, bound: tuple[frozenset, frozenset] | None = None) 
     if fragment & 0x3FFF or total < 20 or 14 + total > len(data) or proto not in (6, 17):
         return None
     src, dst = socket.inet_ntoa(data[26:30]), socket.inet_ntoa(data[30:34])
-    ether = [QUICK["Ether"], 0, 14, [data[0:6].hex(":"), data[6:12].hex(":"), shown_as("Ether", "type", 0x800)]]
-    ip = [QUICK["IP"], 14, 34, ["4", "5", hex(data[15]), str(total), str(ident), shown_as("IP", "flags", fragment >> 13),
-                                "0", str(ttl), shown_as("IP", "proto", proto), hex(checksum), src, dst, "[]"]]
+    ether = _ETHER.get(data[:12])
+    if ether is None:
+        ether = _ETHER[data[:12]] = (f'[{QUICK["Ether"]},0,14,["{data[0:6].hex(":")}","{data[6:12].hex(":")}",'
+                                     f'{shown_json("Ether", "type", 0x800)}]]')
+    ip = (f'[{QUICK["IP"]},14,34,["4","5","{hex(data[15])}","{total}","{ident}",'
+          f'{shown_json("IP", "flags", fragment >> 13)},"0","{ttl}",{shown_json("IP", "proto", proto)},'
+          f'"{hex(checksum)}","{src}","{dst}","[]"]]')
     end = 14 + total
     if proto == 6:
         if total < 40:
@@ -557,10 +583,10 @@ def read_quickly(data: bytes, bound: tuple[frozenset, frozenset] | None = None) 
         if options is None:
             return None
         flags = shown_as("TCP", "flags", offset_flags & 0x1FF)
-        transport = [QUICK["TCP"], 34, 34 + size,
-                     [shown_as("TCP", "sport", sport), shown_as("TCP", "dport", dport), str(seq), str(ack),
-                      str(size // 4), str((offset_flags >> 9) & 7), flags, str(window), hex(tcp_sum), str(urgent),
-                      repr(options)]]
+        transport = (f'[{QUICK["TCP"]},34,{34 + size},[{shown_json("TCP", "sport", sport)},'
+                     f'{shown_json("TCP", "dport", dport)},"{seq}","{ack}","{size // 4}","{(offset_flags >> 9) & 7}",'
+                     f'{shown_json("TCP", "flags", offset_flags & 0x1FF)},"{window}","{hex(tcp_sum)}","{urgent}",'
+                     f"{quoted(repr(options))}]]")
     else:
         if total < 28:
             return None
@@ -568,14 +594,15 @@ def read_quickly(data: bytes, bound: tuple[frozenset, frozenset] | None = None) 
         if sport in udp_ports or dport in udp_ports:
             return None
         size = 8
-        transport = [QUICK["UDP"], 34, 42, [shown_as("UDP", "sport", sport), shown_as("UDP", "dport", dport),
-                                            str(length), hex(udp_sum)]]
-    rows = [ether, ip, transport]
+        transport = (f'[{QUICK["UDP"]},34,42,[{shown_json("UDP", "sport", sport)},'
+                     f'{shown_json("UDP", "dport", dport)},"{length}","{hex(udp_sum)}"]]')
     body = data[34 + size:end]
+    rows = f"[{ether},{ip},{transport}"
     if body:
-        rows.append([QUICK["Raw"], 34 + size, end, [data_shown(body)]])
+        rows += f',[{QUICK["Raw"]},{34 + size},{end},[{quoted(data_shown(body))}]]'
     if end < len(data):
-        rows.append([QUICK["Padding"], end, len(data), [data_shown(data[end:])]])
+        rows += f',[{QUICK["Padding"]},{end},{len(data)},[{quoted(data_shown(data[end:]))}]]'
+    rows += "]"
     if proto == 6:
-        return Read(compact(rows), tcp=Segment(src, sport, dst, dport, flags, seq, ack, body))
-    return Read(compact(rows), udp=Datagram(src, sport, dst, dport, length, udp_sum, body))
+        return Read(rows, tcp=Segment(src, sport, dst, dport, flags, seq, ack, body))
+    return Read(rows, udp=Datagram(src, sport, dst, dport, length, udp_sum, body))
