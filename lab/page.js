@@ -23,7 +23,8 @@
   function hexDump(hex, start, end) {
     // 16 bytes a line: offset, bytes, and the printable characters; the selected
     // header's bytes in <mark>, so the highlight is not colour alone.
-    var pre = element("pre", {"class": "hex", "aria-label": "the frame's bytes in hexadecimal; the selected header's are marked"});
+    var pre = element("pre", {"class": "hex",
+      "aria-label": "the frame's bytes in hexadecimal; the selected header's are marked"});
     for (var line = 0; line * 2 < hex.length; line += 16) {
       pre.appendChild(document.createTextNode(("000" + line.toString(16)).slice(-4) + "  "));
       var chars = "";
@@ -31,8 +32,12 @@
         if (i * 2 >= hex.length) { pre.appendChild(document.createTextNode("   ")); continue; }
         var pair = hex.substr(i * 2, 2), code = parseInt(pair, 16);
         var text = pair + (i % 16 === 7 ? "  " : " ");
-        if (i >= start && i < end) pre.appendChild(element("mark", {}, pair)), pre.appendChild(document.createTextNode(text.slice(2)));
-        else pre.appendChild(document.createTextNode(text));
+        if (i >= start && i < end) {
+          pre.appendChild(element("mark", {}, pair));
+          pre.appendChild(document.createTextNode(text.slice(2)));
+        } else {
+          pre.appendChild(document.createTextNode(text));
+        }
         chars += code >= 32 && code < 127 ? String.fromCharCode(code) : ".";
       }
       pre.appendChild(document.createTextNode(" " + chars + "\n"));
@@ -73,7 +78,10 @@
         layer.long + ": OSI layer " + layer.osi + ", TCP/IP " + layer.model + " layer, bytes " + layer.start +
         "\u2013" + (layer.end - 1));
       if (mine) button.appendChild(element("span", {"class": "yours"}, " \u2022 built by " + frame.mine[1]));
-      button.addEventListener("click", function () { show(index, n); list.children[n].querySelector("button").focus(); });
+      button.addEventListener("click", function () {
+        show(index, n);
+        content.querySelectorAll(".layer button")[n].focus();
+      });
       item.appendChild(button);
       var table = element("table", {"class": "fields"});
       var caption = element("caption", {"class": "visually-hidden"}, layer.name + " fields");
@@ -82,7 +90,8 @@
         var row = element("tr", mine ? {"class": "mine"} : {});
         row.appendChild(element("td", {}, field[0]));
         row.appendChild(element("td", {}, field[1]));
-        row.appendChild(element("td", {"class": "yours"}, mine ? (frame.mine[1] === "your code" ? "yours" : "reference") : ""));
+        var whose = frame.mine && frame.mine[1] === "your code" ? "yours" : "reference";
+        row.appendChild(element("td", {"class": "yours"}, mine ? whose : ""));
         table.appendChild(row);
       });
       item.appendChild(table);

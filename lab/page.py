@@ -68,7 +68,8 @@ def esc(text) -> str:
 
 def prose(text: str, kind: str) -> str:
     """Text wrapped by hand for the terminal, as paragraphs the browser fills again."""
-    return "".join(f'<p class="{kind}">{esc(" ".join(part.split()))}</p>' for part in text.split("\n\n") if part.strip())
+    return "".join(f'<p class="{kind}">{esc(" ".join(part.split()))}</p>'
+                   for part in text.split("\n\n") if part.strip())
 
 
 def page(result: Result, path: Path) -> str:
@@ -96,7 +97,8 @@ def head(result: Result) -> str:
             f"<style>{(HERE / 'page.css').read_text()}</style></head><body>"
             '<a class="skip" href="#checks">Skip to the checks</a>'
             '<svg class="defs" aria-hidden="true" width="0" height="0"><defs><marker id="head" viewBox="0 0 10 10" '
-            'refX="10" refY="5" markerUnits="userSpaceOnUse" markerWidth="10" markerHeight="10" orient="auto"><path d="M0 0L10 5L0 10z"/>'
+            'refX="10" refY="5" markerUnits="userSpaceOnUse" markerWidth="10" markerHeight="10" orient="auto">'
+            '<path d="M0 0L10 5L0 10z"/>'
             "</marker></defs></svg>")
 
 
@@ -306,8 +308,9 @@ class Ladders:
             text_x, to, line = min(start, end) + 10, target, f'<path class="line to" d="M{start} {line_y}H{end}"/>'
         spoken = f"Frame {number + 1} at {stamp}, {source} to {to}: {label}"
         sub = f'<text class="real" x="{text_x}" y="37">{esc(real)}</text>' if real and not folded else ""
+        row = FOLDED_ROW if folded else ARROW_ROW
         return (f'<g class="frame" tabindex="0" role="button" data-frame="{number}" aria-label="{esc(spoken)}" '
-                f'transform="translate(0 {y})"><rect width="100%" height="{(FOLDED_ROW if folded else ARROW_ROW) - 2}"/>'
+                f'transform="translate(0 {y})"><rect width="100%" height="{row - 2}"/>'
                 f'<text class="time" x="{LEFT}" y="{line_y + 4}">{stamp}</text>{line}'
                 f'<text class="label" x="{text_x}" y="15">{esc(label)}</text>{sub}</g>'), text_x, label
 
@@ -530,12 +533,15 @@ def tcp_options(data: bytes) -> list | None:
     return options
 
 
-QUICK = {name: schema(name, long_name, osi, model, fields) for name, long_name, osi, model, fields in (
+QUICK = {name: schema(name.split()[0], long_name, osi, model, fields) for name, long_name, osi, model, fields in (
     ("Ether", "Ethernet", "2", "link", ("dst", "src", "type")),
     ("IP", "IP", "3", "internet", ("version", "ihl", "tos", "len", "id", "flags", "frag", "ttl", "proto",
                                    "chksum", "src", "dst", "options")),
     ("TCP", "TCP", "4", "transport", ("sport", "dport", "seq", "ack", "dataofs", "reserved", "flags", "window",
                                       "chksum", "urgptr", "options")),
+    # scapy stops reading fields where the bytes end: a bare 20-byte header has no options field
+    ("TCP bare", "TCP", "4", "transport", ("sport", "dport", "seq", "ack", "dataofs", "reserved", "flags", "window",
+                                           "chksum", "urgptr")),
     ("UDP", "UDP", "4", "transport", ("sport", "dport", "len", "chksum")),
     ("Raw", "Payload", *APPLICATION, ("load",)),
     ("Padding", "Ethernet padding", *LAYERS["Padding"], ("load",)))}
@@ -583,10 +589,11 @@ def read_quickly(data: bytes, bound: tuple[frozenset, frozenset] | None = None) 
         if options is None:
             return None
         flags = shown_as("TCP", "flags", offset_flags & 0x1FF)
-        transport = (f'[{QUICK["TCP"]},34,{34 + size},[{shown_json("TCP", "sport", sport)},'
+        bare = size == 20 and end == 54
+        transport = (f'[{QUICK["TCP bare" if bare else "TCP"]},34,{34 + size},[{shown_json("TCP", "sport", sport)},'
                      f'{shown_json("TCP", "dport", dport)},"{seq}","{ack}","{size // 4}","{(offset_flags >> 9) & 7}",'
-                     f'{shown_json("TCP", "flags", offset_flags & 0x1FF)},"{window}","{hex(tcp_sum)}","{urgent}",'
-                     f"{quoted(repr(options))}]]")
+                     f'{shown_json("TCP", "flags", offset_flags & 0x1FF)},"{window}","{hex(tcp_sum)}","{urgent}"'
+                     f'{"" if bare else "," + quoted(repr(options))}]]')
     else:
         if total < 28:
             return None

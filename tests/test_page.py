@@ -85,7 +85,8 @@ def made_up(printed: str = "", solution: bool = False, bulk: int = 0) -> Result:
     handshake = Step("h1 opens a connection (your build_syn)", "A SYN, its answer, the ACK.", 0.9, 1.5,
                      ladder=("h1", "h2"))
     handshake.outcomes.append(Outcome("build_syn", Ether(bytes(syn)), DONE, printed=printed, replaced=False))
-    handshake.states += [(1.25, "h2", "listener LISTEN, connection SYN_RECV"), (1.15, "", "the lab holds back the SYN-ACK")]
+    handshake.states += [(1.25, "h2", "listener LISTEN, connection SYN_RECV"),
+                         (1.15, "", "the lab holds back the SYN-ACK")]
     handshake.notes.append("h2 answered at once")
     others = Step("h3 tries a closed port", "", 2.0, 2.5 + bulk / 1e4 + 1, draw=bulk == 0)
     others.outcomes.append(Outcome("find_port", None, TODO, "TODO find_port() not done yet"))
@@ -264,10 +265,11 @@ def scapy_view(data: bytes) -> str:
     return headers(Ether(data))
 
 
-@pytest.mark.parametrize("seed", range(20))
+@pytest.mark.parametrize("seed", range(40))
 def test_the_quick_reader_shows_every_field_as_scapy_does(seed):
     rng = random.Random(seed)
-    options = [[], [("MSS", rng.randrange(500, 9000))], [("NOP", None), ("NOP", None), ("Timestamp", (rng.randrange(2**32), rng.randrange(2**32)))],
+    stamps = (rng.randrange(2**32), rng.randrange(2**32))
+    options = [[], [("MSS", rng.randrange(500, 9000))], [("NOP", None), ("NOP", None), ("Timestamp", stamps)],
                [("MSS", 1460), ("SAckOK", b""), ("Timestamp", (1, 2)), ("NOP", None), ("WScale", rng.randrange(15))],
                [("SAck", (rng.randrange(2**32), rng.randrange(2**32)))]]
     ip = IP(src=f"10.{rng.randrange(256)}.0.1", dst=f"10.{rng.randrange(256)}.0.2", ttl=rng.randrange(1, 256),
@@ -287,6 +289,15 @@ def test_the_quick_reader_shows_every_field_as_scapy_does(seed):
             assert quick is None
         else:
             assert quick is not None and quick.layers == scapy_view(data), Ether(data).show(dump=True)
+
+
+@pytest.mark.parametrize("load", [b"", b"x"])
+@pytest.mark.parametrize("padding", [b"", b"\0" * 6])
+@pytest.mark.parametrize("options", [[], [("NOP", None), ("EOL", None)]])
+def test_the_quick_reader_stops_where_scapy_stops(load, padding, options):
+    """scapy reads no options field from a bare 20-byte TCP header with nothing after it."""
+    data = bytes(Ether() / IP(src="10.0.0.1", dst="10.0.0.2") / TCP(flags="R", options=options) / load) + padding
+    assert read_quickly(data).layers == scapy_view(data)
 
 
 def test_the_quick_reader_leaves_anything_else_to_scapy():
