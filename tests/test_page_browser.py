@@ -1,8 +1,9 @@
 """Each lab's web page in a real browser (headless Chromium), as a student opens it from
 file://: it loads with no console error, it draws as many arrows as tshark reads frames
 in the capture, an arrow clicked or given Enter shows the frame's headers with their
-layers, Escape gives the focus back, Tab reaches the arrows; on a phone-sized window
-no text runs off the side. One browser for the whole module; a screenshot of each
+layers and marks the chosen header's bytes, Escape gives the focus back, Tab reaches
+the arrows; the system's dark theme is followed, paper stays white; on a phone-sized
+window no text runs off the side. One browser for the whole module; a screenshot of each
 page is left in the test's folder."""
 from __future__ import annotations
 
@@ -59,6 +60,12 @@ def test_each_labs_page_in_a_browser(driver, tmp_path, name):
     assert "Ethernet: OSI layer 2, TCP/IP link layer" in text, text[:500]
     assert "OSI layer 3" in text or "OSI layer 2-3" in text
     assert "Switch ports it crossed: s" in text
+    marked = "return document.querySelectorAll('#details .hex mark').length"
+    assert driver.execute_script(marked) == 14  # the Ethernet header's bytes, chosen first
+    second = driver.find_elements(By.CSS_SELECTOR, "#details .layer button")[1]
+    first_byte, last_byte = map(int, second.text.split("bytes ")[1].split()[0].split("\u2013"))
+    second.click()
+    assert driver.execute_script(marked) == last_byte - first_byte + 1 > 0
     driver.save_screenshot(str(tmp_path / f"{name}.png"))
     assert (tmp_path / f"{name}.png").stat().st_size > 0
     driver.switch_to.active_element.send_keys(Keys.ESCAPE)
@@ -79,7 +86,7 @@ def test_each_labs_page_in_a_browser(driver, tmp_path, name):
 
 
 @pytest.mark.root
-def test_the_keyboard_alone_reaches_an_arrow_and_a_phone_sized_window_keeps_text_inside(driver, tmp_path):
+def test_keyboard_themes_paper_and_a_phone_sized_window(driver, tmp_path):
     from selenium.webdriver.common.keys import Keys
     _, page = run_page(tmp_path, "browser-server")  # five columns, the widest ladder
     driver.get(page.as_uri())
@@ -100,6 +107,19 @@ def test_the_keyboard_alone_reaches_an_arrow_and_a_phone_sized_window_keeps_text
     driver.switch_to.active_element.send_keys(Keys.ENTER)
     assert f"Frame {int(inside.get_attribute('data-frame')) + 1} at " in opened(driver)
     driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+    background = "return getComputedStyle(document.body).backgroundColor"
+    dark = {"name": "prefers-color-scheme", "value": "dark"}
+    try:
+        driver.execute_script("document.querySelectorAll('details').forEach(function (d) { d.open = false; })")
+        folded = "return document.querySelector('details g.frame').checkVisibility()"
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "screen", "features": [dark]})
+        assert driver.execute_script(background) not in ("rgb(255, 255, 255)", "rgba(0, 0, 0, 0)")
+        assert driver.execute_script(folded) is False
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print", "features": [dark]})
+        assert driver.execute_script(background) == "rgb(255, 255, 255)"  # paper stays white
+        assert driver.execute_script(folded) is True  # and folded frames are printed
+    finally:
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "", "features": []})
     try:
         driver.set_window_size(390, 844)
         driver.get(page.as_uri())
