@@ -12,7 +12,9 @@ script only when asked for, so writing stays cheap for hundreds of frames.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
+import gc
 import html
 import json
 import os
@@ -53,12 +55,27 @@ CHAR = 7.3  # the width of a character of the ladder's 12 px monospace text
 
 def write_page(result: Result, path: Path) -> None:
     """Write the run's report at path, whole or not at all, owned by the user behind sudo."""
-    text = page(result, path)
+    with collection_paused():
+        text = page(result, path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".part")
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)
     owned_by_caller(path)
+
+
+@contextlib.contextmanager
+def collection_paused():
+    """Python's cyclic garbage collector held off while the page is written: the page
+    makes no cycles, but its thousands of short-lived objects would start a full
+    collection of the whole run's heap (tens of ms), the run's garbage, not the page's."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def esc(text) -> str:

@@ -261,6 +261,18 @@ def test_written_whole_beside_the_capture_and_given_to_the_user_behind_sudo(tmp_
         assert (path.stat().st_uid, path.stat().st_gid) == (4321, 4322)
 
 
+def test_the_garbage_collector_is_as_it_was(tmp_path):
+    import gc
+    write_page(made_up(), tmp_path / "a.html")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        write_page(made_up(), tmp_path / "b.html")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def scapy_view(data: bytes) -> str:
     return headers(Ether(data))
 
