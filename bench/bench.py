@@ -149,7 +149,9 @@ def timed(command: list[str], what: str, cwd: Path = ROOT, ok: tuple = (0,), **k
 
 
 def run_lab(name: str, capture: Path) -> float:
-    command = [sys.executable, "-m", "lab", "run", name, "--solution", "--pcap", str(capture)]
+    # the web page beside the capture, in the temporary folder, never in captures/
+    command = [sys.executable, "-m", "lab", "run", name, "--solution", "--pcap", str(capture),
+               "--html", str(capture.with_suffix(".html"))]
     return timed(command, f"the lab {name}", stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -377,7 +379,8 @@ def check_cost(names: list[str], runs: int, revision: str) -> dict:
 def check_once(tree: Path, name: str, state: str, tmp: Path) -> float:
     """One `lab check` in tree: the untouched exercise (exit 1) or the reference as a
     student's finished file (exit 0)."""
-    command = [sys.executable, "-m", "lab", "check", name, "--pcap", str(tmp / "c.pcapng")]
+    command = [sys.executable, "-m", "lab", "check", name, "--pcap", str(tmp / "c.pcapng"),
+               "--html", str(tmp / "c.html")]
     if state == "finished":
         module = name.replace("-", "_")
         student = tmp / f"student-{tree.name}" / f"{module}.py"
