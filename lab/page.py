@@ -377,7 +377,7 @@ def builders(result: Result) -> list[tuple[bytes, bytes, str, str]]:
                 who, short = ((f"the reference solution's {outcome.todo}() (--solution)", "the reference solution")
                               if result.solution else (f"your {outcome.todo}()", "your code"))
             else:
-                who, short = f"the reference's {outcome.todo}(), standing in for yours", "the reference"
+                who, short = f"the reference's {outcome.todo}() (standing in for yours)", "the reference"
             found.append((bytes(value), bytes(value[IP]) if IP in value else b"", who, short))
     return found
 
