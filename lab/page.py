@@ -220,11 +220,14 @@ class Ladders:
         self.names = names_by_mac(result)
         bound = bound_ports()
         self.reads = {id(f): read(f, bound) for f in wire.frames}
-        self.sent: dict[tuple[str, int], list[tuple[float, int]]] = {}  # as report.syns finds them
+        # When each end of each connection sent a SYN, and its sequence number then (as
+        # report.syns finds them, but by connection: a server's port answers many clients,
+        # each with an ISN of its own)
+        self.sent: dict[tuple, list[tuple[float, int]]] = {}
         for frame in wire.frames:
             tcp = self.reads[id(frame)].tcp
             if tcp and "S" in tcp.flags:
-                self.sent.setdefault((tcp.src, tcp.sport), []).append((frame.time, tcp.seq))
+                self.sent.setdefault(((tcp.src, tcp.sport), (tcp.dst, tcp.dport)), []).append((frame.time, tcp.seq))
         self.left = list(wire.frames)  # not yet in a step, in time order
         self.records: list[str] = []  # each frame's details, as JSON
         self.who: dict[str, int] = {}  # who built frames, in words: each sentence once
@@ -341,8 +344,9 @@ class Ladders:
         """The arrow's words as the terminal's ladder has them, and the real numbers."""
         if r.tcp:
             t = r.tcp
-            relative, real = tcp_label(t, isn_at(self.sent, (t.src, t.sport), moment),
-                                       isn_at(self.sent, (t.dst, t.dport), moment))
+            mine, theirs = (t.src, t.sport), (t.dst, t.dport)
+            relative, real = tcp_label(t, isn_at(self.sent, (mine, theirs), moment),
+                                       isn_at(self.sent, (theirs, mine), moment))
         elif r.udp:
             t = r.udp
             relative = f"UDP length={t.length} data={len(t.data)} B" + (f" {t.data[:16]!r}" if t.data else "")

@@ -5,6 +5,7 @@ markup, well under 1 MB; and its quick header reader equal to scapy's, field by 
 from __future__ import annotations
 
 import base64
+import html
 import html.parser
 import json
 import os
@@ -143,7 +144,8 @@ def details(text: str) -> dict:
 
 
 def arrows(text: str) -> list[str]:
-    return re.findall(r'<g class="frame"[^>]*aria-label="([^"]*)"', text)
+    """Each arrow's text alternative, in page order."""
+    return [html.unescape(label) for label in re.findall(r'<g class="frame"[^>]*aria-label="([^"]*)"', text)]
 
 
 def test_one_arrow_per_frame_of_the_capture_each_with_its_words(tmp_path):
@@ -163,6 +165,21 @@ def test_one_arrow_per_frame_of_the_capture_each_with_its_words(tmp_path):
     # columns: the ladder's hosts, then every host a frame of the step came from or went to
     first = text.split('id="step-1"')[1].split("</svg>")[0]
     assert re.findall(r'class="host"[^>]*>(\w+)<', first) == ["h1", "h2", "h3"]
+
+
+def test_each_connection_to_one_server_port_counts_from_its_own_isns(tmp_path):
+    """h2's port 80 answers h1 and h3, each with an ISN of its own: h1's segments after h3's
+    handshake still count from the ISNs of h1's connection."""
+    result = made_up()
+    late = 1.35
+    result.frames += copies(late, "h3", segment("h3", "h2", sport=41000, dport=80, flags="S", seq=77), ("h2",))
+    result.frames += copies(late + 0.01, "h2", segment("h2", "h3", sport=80, dport=41000, flags="SA", seq=900_000,
+                                                       ack=78), ("h3",))
+    result.frames += copies(late + 0.08, "h2", segment("h2", "h1", sport=80, dport=40000, flags="PA", seq=5001,
+                                                       ack=1031, load=b"ok"), ("h1",))
+    spoken = arrows(page(result, tmp_path / "p.html"))
+    assert any(label.endswith("h2 to h3: 80>41000 SYN,ACK seq=0 ack=1 len=0") for label in spoken), spoken
+    assert any(label.endswith("h2 to h1: 80>40000 PSH,ACK seq=1 ack=31 len=2 b'ok'") for label in spoken), spoken
 
 
 def test_states_events_notes_calls_and_checks_are_on_the_page(tmp_path):
