@@ -12,7 +12,9 @@ baseline; tcp-handshake under 2 s; tcp-teardown under 2 s not counting the
 TIME_WAIT_WATCH seconds it sleeps on purpose to show TIME_WAIT ticking down (its
 deliberate wait for one retransmission timeout, ~0.2 s, is counted); udp-basic and
 socket-steps under 2 s; tcp-vs-udp, which sends hundreds of messages through a lossy
-link and waits for TCP's retransmissions, under 3 s.
+link and waits for TCP's retransmissions, under 3 s. For every lab, writing its web
+page (lab/page.py, as the CLI does after the run) at most 30 ms, and the page at most
+1 MB: tcp-vs-udp, with several hundred frames, is the one that tests both (PAGE_TARGETS).
 
 Then each lab's time is split into phases, so a miss points at its cause: interpreter
 start and the heavy imports, each timed as a process of its own, and one lab run phase
@@ -74,6 +76,8 @@ TARGETS = {
     "browser-server": (("median", "<", 2.0),),
     "concurrency": (("median", "<", 6.0),),
 }
+# Every lab's web page: written in at most 30 ms, at most 1 MB (medians of the phases).
+PAGE_TARGETS = (("page", "<=", 0.030), ("page_bytes", "<=", 1_000_000))
 COMPARE = {"<": operator.lt, "<=": operator.le}
 CHECK_GROWTH = 0.1  # seconds `lab check` may grow against --against REV (median vs median)
 # (key, label) of each measurement, in the order they happen
@@ -89,6 +93,7 @@ PHASES = (
     ("scenario", "scenario"),
     ("teardown", "teardown"),
     ("grading", "grading"),
+    ("page", "web page writing"),
     ("render", "report rendering"),
     ("exit", "exit: process end (os._exit)"),
 )
@@ -145,7 +150,9 @@ def timed(command: list[str], what: str, cwd: Path = ROOT, ok: tuple = (0,), **k
 
 
 def run_lab(name: str, capture: Path) -> float:
-    command = [sys.executable, "-m", "lab", "run", name, "--solution", "--pcap", str(capture)]
+    # the web page beside the capture, in the temporary folder, never in captures/
+    command = [sys.executable, "-m", "lab", "run", name, "--solution", "--pcap", str(capture),
+               "--html", str(capture.with_suffix(".html"))]
     return timed(command, f"the lab {name}", stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -189,11 +196,15 @@ def phases_once(name: str, capture: Path) -> dict[str, float]:
     student_sandbox = Sandbox(LAB_ROOT)  # started here, as the CLI does
     sandboxed = time.perf_counter()
     from lab.catalog import discover
+    from lab.page import write_page
     from lab.report import render
     from lab.runner import execute
     lab = discover().find(name)
     result = execute(lab, solution=True, capture_path=capture, sandbox=student_sandbox)
     graded = time.perf_counter()
+    result.page = capture.with_suffix(".html")
+    write_page(result, result.page)  # where the CLI writes it: right after the run, before the report
+    paged = time.perf_counter()
     render(result, io.StringIO())
     rendered = time.perf_counter()
     if not result.passed or result.student_errors:
@@ -205,7 +216,9 @@ def phases_once(name: str, capture: Path) -> dict[str, float]:
             "scenario": stamps["scenario"] - stamps["network"],
             "teardown": stamps["teardown"] - stamps["scenario"],
             "grading": stamps["grade"] - stamps["teardown"],
-            "render": rendered - graded,
+            "page": paged - graded,
+            "page_bytes": result.page.stat().st_size,
+            "render": rendered - paged,
             "begun_at": begin, "ended_at": time.perf_counter()}
 
 
@@ -247,7 +260,7 @@ def judge(name: str, figures: dict) -> list[dict]:
     """The targets of lab name, each with its value and whether it is met."""
     return [{"lab": name, "figure": figure, "op": op, "limit": limit, "value": figures[figure],
              "pass": COMPARE[op](figures[figure], limit)}
-            for figure, op, limit in TARGETS.get(name, ())]
+            for figure, op, limit in (*TARGETS.get(name, ()), *PAGE_TARGETS)]
 
 
 def measure(names: list[str], runs: int) -> dict:
@@ -277,7 +290,9 @@ def measure(names: list[str], runs: int) -> dict:
         lab.update(ratio=lab["median"] / base["median"], wait_name=wait_name, wait=wait,
                    net_median=lab["median"] - wait)
         labs[name] = lab
-        targets += judge(name, {"median": lab["median"], "ratio": lab["ratio"], "net": lab["net_median"]})
+        page = phase["labs"][name]
+        targets += judge(name, {"median": lab["median"], "ratio": lab["ratio"], "net": lab["net_median"],
+                                "page": page["page"], "page_bytes": page["page_bytes"]})
     return {
         "labs": names, "runs": runs, "python": sys.executable, "python_version": platform.python_version(),
         "kernel": platform.release(), "cpus": os.cpu_count(), "when": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -294,9 +309,11 @@ def render_text(r: dict) -> str:
     def target(t: dict) -> str:
         lab = r["lab_runs"][t["lab"]]
         figure, unit = {"median": ("median", " s"), "ratio": ("median / baseline", "x"),
-                        "net": (f"median - {lab['wait_name']}", " s")}[t["figure"]]
-        value = f"{t['value']:.2f}x" if unit == "x" else f"{t['value']:.3f} s"
-        goal = f"{figure} {t['op']} {t['limit']:.1f}{unit}"
+                        "net": (f"median - {lab['wait_name']}", " s"), "page": ("web page writing", " ms"),
+                        "page_bytes": ("web page size", " MB")}[t["figure"]]
+        scale = {" ms": 1000, " MB": 1e-6}.get(unit, 1)
+        value = f"{t['value']:.2f}x" if unit == "x" else f"{t['value'] * scale:.3f}{unit}"
+        goal = f"{figure} {t['op']} {t['limit'] * scale:.1f}{unit}"
         return f"  {'PASS' if t['pass'] else 'MISS'}  {t['lab']:<15}{goal:<34}({value})"
 
     names, p = r["labs"], r["phases"]
@@ -322,6 +339,8 @@ def render_text(r: dict) -> str:
     lines += ["  one lab run, phase by phase (--phases-once):"]
     for key, label in (*PHASES, ("total", "whole run (median of the totals)")):
         lines.append(f"    {label:<40}" + "".join(f"{p['labs'][n][key]:>{width}.3f}" for n in names))
+    lines.append(f"    {'web page size, kB':<40}" + "".join(f"{p['labs'][n]['page_bytes'] / 1000:>{width}.0f}"
+                                                         for n in names))
     lines += ["  imports = import probe minus python -c pass; in a lab run the",
               "  same imports happen within sandbox and load"]
     lines += [f"  {name}'s scenario includes its {lab['wait_name']} of {lab['wait']:g} s"
@@ -361,7 +380,8 @@ def check_cost(names: list[str], runs: int, revision: str) -> dict:
 def check_once(tree: Path, name: str, state: str, tmp: Path) -> float:
     """One `lab check` in tree: the untouched exercise (exit 1) or the reference as a
     student's finished file (exit 0)."""
-    command = [sys.executable, "-m", "lab", "check", name, "--pcap", str(tmp / "c.pcapng")]
+    command = [sys.executable, "-m", "lab", "check", name, "--pcap", str(tmp / "c.pcapng"),
+               "--html", str(tmp / "c.html")]
     if state == "finished":
         module = name.replace("-", "_")
         student = tmp / f"student-{tree.name}" / f"{module}.py"

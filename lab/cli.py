@@ -72,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="grade this file instead of exercises/LAB.py (e.g. a student's submission)")
         sub.add_argument("--pcap", type=Path, metavar="PATH",
                          help="where to write the capture (default: captures/LAB.pcapng)")
+        sub.add_argument("--html", type=Path, metavar="PATH",
+                         help="where to write the report as a web page (default: captures/LAB.html)")
         sub.add_argument("--ports", action="store_true",
                          help="also write every copy of every frame, on every switch port, to LAB.ports.pcapng")
         sub.add_argument("--json", action="store_true", help="print one JSON result on stdout instead of text")
@@ -87,6 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     clean = commands.add_parser("clean", help="remove what an interrupted run of this lab left, nothing else")
     clean.set_defaults(handler=cmd_clean)
+
+    serve = commands.add_parser("serve", help="serve captures/ (reports and captures) to a browser",
+                                description="Serve captures/ over HTTP: an index of the runs, newest "
+                                            "first, their web pages and captures. Ctrl-C stops it.")
+    serve.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
+    serve.add_argument("--bind", default="127.0.0.1", metavar="ADDRESS",
+                       help="address to listen on (default: 127.0.0.1, this machine only)")
+    serve.set_defaults(handler=cmd_serve)
 
     doctor = commands.add_parser("doctor", help="what the lab needs, present or missing, one line each")
     doctor.set_defaults(handler=cmd_doctor)
@@ -173,6 +183,9 @@ def _run_lab(args, grading_only: bool, student_sandbox) -> int:
         args.seed = new_seed()
     result = execute(lab, solution=args.solution, capture_path=capture, exercise_path=args.exercise,
                      seed=args.seed, sandbox=student_sandbox, every_port=args.ports)
+    from .page import write_page
+    result.page = args.html or CAPTURES / f"{lab.name}.html"
+    write_page(result, result.page)
     if args.json:
         print(as_json(result))
     elif grading_only:
@@ -222,6 +235,11 @@ def cmd_clean(args) -> int:
     if not removed:
         print("nothing to clean: no run of this lab left anything behind")
     return 0
+
+
+def cmd_serve(args) -> int:
+    from .serve import serve
+    return serve(CAPTURES, args.port, args.bind)
 
 
 def cmd_doctor(args) -> int:

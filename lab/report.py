@@ -133,6 +133,9 @@ def render(result: Result, stream: TextIO = sys.stdout, columns: int | None = No
     # Paths stay whole, to be copied: a long one may run past the edge.
     out(f"Capture: {shown(result.capture)}, {len(sender_copies(result.frames))} frames, each once")
     out(f"  open it with: wireshark {shown(result.capture)}")
+    if result.page:
+        out(f"Web page: {shown(result.page)}")
+        out("  open it in a browser, or share captures/ with: sudo python -m lab serve")
     if result.ports_capture:
         out(f"  every copy on each of the {len({f.interface for f in result.frames})} switch ports: "
             f"{shown(result.ports_capture)}")
@@ -155,6 +158,8 @@ def render_short(result: Result, stream: TextIO = sys.stdout, columns: int | Non
                 for line in wrapped(f"hint: {verdict.hint}", 9, columns, 6):
                     out(line)
     out(("PASSED" if result.passed else "NOT PASSED") + f"  (seed {result.seed}; capture: {shown(result.capture)})")
+    if result.page:
+        out(f"web page: {shown(result.page)}")
 
 
 def syns(wire: Wire) -> dict[tuple[str, int, str, int], list[tuple[float, int]]]:
@@ -372,5 +377,6 @@ def as_json(result: Result) -> str:
         "captured_frames": len(sender_copies(result.frames)),
         "copies_on_ports": len(result.frames),
         "ports_capture": str(result.ports_capture.resolve()) if result.ports_capture else None,
+        "page": str(result.page.resolve()) if result.page else None,
     }
     return json.dumps(document, indent=2)

@@ -280,6 +280,7 @@ class Result:
     seed: int
     ports_capture: Path | None = None  # every copy on every port, when asked for
     macs: dict[str, str] = field(default_factory=dict)  # every interface's MAC -> its host
+    page: Path | None = None  # the report as a web page, once written (lab/page.py)
 
     @property
     def passed(self) -> bool:

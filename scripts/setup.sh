@@ -1,6 +1,10 @@
 #!/bin/sh
 # Install everything the lab needs on Debian 12 / Ubuntu 22.04+, as root. Idempotent.
 #
+#   sh scripts/setup.sh          what a student needs to run the labs
+#   sh scripts/setup.sh --test   that, and what the tests need too: headless Chromium,
+#                                its driver and selenium, for the web page's browser tests
+#
 # Everything comes from the distribution's packages, because `sudo python` is the
 # system interpreter (/usr/bin/python via python-is-python3), never a venv.
 set -eu
@@ -13,6 +17,14 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 
+TEST=""
+for arg in "$@"; do
+    case "$arg" in
+        --test) TEST=1 ;;
+        *) echo "setup.sh: unknown option $arg (the only one is --test)" >&2; exit 2 ;;
+    esac
+done
+
 export DEBIAN_FRONTEND=noninteractive
 PACKAGES="
     sudo python-is-python3 python3-pytest
@@ -21,6 +33,11 @@ PACKAGES="
     tcpdump tshark nftables
     redis-server haproxy
 "
+# Debian names the browser chromium; Ubuntu's chromium-browser is a snap, which a VM
+# without snapd (and CI) cannot run, so the tests use Debian's packages.
+if [ -n "$TEST" ]; then
+    PACKAGES="$PACKAGES chromium chromium-driver python3-selenium"
+fi
 
 missing=""
 for pkg in $PACKAGES; do
@@ -52,5 +69,9 @@ if [ -d /proc/sys/net/bridge ]; then
                  net.bridge.bridge-nf-call-ip6tables=0 || true
 fi
 
-/usr/bin/python -c "import mininet.net, scapy, pyroute2, nftables" \
-    && echo "setup.sh: ready. Try: sudo python -m lab run arp-basic"
+/usr/bin/python -c "import mininet.net, scapy, pyroute2, nftables"
+if [ -n "$TEST" ]; then
+    /usr/bin/python -c "import selenium" && command -v chromium chromedriver >/dev/null \
+        && echo "setup.sh: the browser for the tests is ready (chromium, chromedriver, selenium)"
+fi
+echo "setup.sh: ready. Try: sudo python -m lab run arp-basic"
