@@ -31,9 +31,9 @@ from scapy.packet import NoPayload, Packet, Padding, Raw
 from .capture import owned_by_caller
 from .definition import FAIL, NOT_DONE, PASS
 from .exercise import DONE
-from .report import isn_at, names_by_mac, outcome_label
+from .report import isn_at, names_by_mac, outcome_label, segment_label
 from .runner import Result, Step
-from .wire import FLAG_NAMES, ICMP, IP, TCP, UDP, Seen, Wire, payload, summary
+from .wire import ICMP, IP, TCP, UDP, Seen, Wire, payload, summary
 
 HERE = Path(__file__).resolve().parent
 PRINTED_LINES = 200  # of what one call printed; a runaway loop must not make the page huge
@@ -220,14 +220,12 @@ class Ladders:
         self.names = names_by_mac(result)
         bound = bound_ports()
         self.reads = {id(f): read(f, bound) for f in wire.frames}
-        # When each end of each connection sent a SYN, and its sequence number then (as
-        # report.syns finds them, but by connection: a server's port answers many clients,
-        # each with an ISN of its own)
+        # report.syns's table, from the headers read here (scapy would take too long)
         self.sent: dict[tuple, list[tuple[float, int]]] = {}
         for frame in wire.frames:
             tcp = self.reads[id(frame)].tcp
             if tcp and "S" in tcp.flags:
-                self.sent.setdefault(((tcp.src, tcp.sport), (tcp.dst, tcp.dport)), []).append((frame.time, tcp.seq))
+                self.sent.setdefault((tcp.src, tcp.sport, tcp.dst, tcp.dport), []).append((frame.time, tcp.seq))
         self.left = list(wire.frames)  # not yet in a step, in time order
         self.records: list[str] = []  # each frame's details, as JSON
         self.who: dict[str, int] = {}  # who built frames, in words: each sentence once
@@ -344,9 +342,9 @@ class Ladders:
         """The arrow's words as the terminal's ladder has them, and the real numbers."""
         if r.tcp:
             t = r.tcp
-            mine, theirs = (t.src, t.sport), (t.dst, t.dport)
-            relative, real = tcp_label(t, isn_at(self.sent, (mine, theirs), moment),
-                                       isn_at(self.sent, (theirs, mine), moment))
+            mine, theirs = (t.src, t.sport, t.dst, t.dport), (t.dst, t.dport, t.src, t.sport)
+            relative, real = segment_label(t.flags, t.seq, t.ack, t.data, isn_at(self.sent, mine, moment),
+                                           isn_at(self.sent, theirs, moment))
         elif r.udp:
             t = r.udp
             relative = f"UDP length={t.length} data={len(t.data)} B" + (f" {t.data[:16]!r}" if t.data else "")
@@ -438,18 +436,6 @@ def read(frame: Seen, bound: tuple[frozenset, frozenset]) -> Read:
         return Read(layers, udp=Datagram(packet[IP].src, udp.sport, packet[IP].dst, udp.dport, udp.len,
                                          udp.chksum, payload(packet)))
     return Read(layers, summary(packet))
-
-
-def tcp_label(t: Segment, mine: int | None, theirs: int | None) -> tuple[str, str]:
-    """report.segment_label's words from a segment read here (tests hold the two equal)."""
-    relative = (",".join(name for letter, name in FLAG_NAMES if letter in t.flags) or "none") + \
-        (f" seq={(t.seq - mine) % 2**32}" if mine is not None else f" seq {t.seq}")
-    real = f"seq {t.seq}"
-    if "A" in t.flags:
-        relative += f" ack={(t.ack - theirs) % 2**32}" if theirs is not None else f" ack {t.ack}"
-        real += f", ack {t.ack}"
-    relative += f" len={len(t.data)}" + (f" {t.data[:16]!r}" if t.data else "")
-    return relative, real
 
 
 def headers(packet: Packet) -> str:

@@ -17,7 +17,7 @@ from .exercise import DONE, RAISED, TIMEOUT, WRONG
 from .paths import shown
 from .terminal import cut, width, wrapped
 from .runner import Result
-from .wire import BROADCAST, IP, TCP, UDP, Wire, flag_names, layers, payload, summary
+from .wire import BROADCAST, IP, TCP, UDP, Wire, flag_words, layers, payload, summary
 
 COLOURS = {"green": "32", "red": "31", "yellow": "33", "dim": "2", "bold": "1", "cyan": "36"}
 
@@ -135,7 +135,7 @@ def render(result: Result, stream: TextIO = sys.stdout, columns: int | None = No
     out(f"  open it with: wireshark {shown(result.capture)}")
     if result.page:
         out(f"Web page: {shown(result.page)}")
-        out("  open it in a browser, or share captures/ with: sudo python -m lab serve")
+        out("  open it in a browser, or show captures/ to one with: python -m lab serve")
     if result.ports_capture:
         out(f"  every copy on each of the {len({f.interface for f in result.frames})} switch ports: "
             f"{shown(result.ports_capture)}")
@@ -182,17 +182,17 @@ def isn_at(sent: dict, side: tuple[str, int, str, int], moment: float) -> int | 
     return earlier[-1] if earlier else None
 
 
-def segment_label(packet, mine: int | None, theirs: int | None) -> tuple[str, str]:
-    """('SYN,ACK seq=0 ack=1 len=0', 'seq 3735928559, ack 2871') for one TCP segment:
-    numbers relative to each side's ISN; without a SYN to count from, the real
-    number, written 'seq 3735928559' rather than 'seq=' so it cannot pass for one."""
-    tcp = packet[TCP]
-    relative = flag_names(packet) + (f" seq={(tcp.seq - mine) % 2**32}" if mine is not None else f" seq {tcp.seq}")
-    absolute = f"seq {tcp.seq}"
-    if "A" in str(tcp.flags):
-        relative += f" ack={(tcp.ack - theirs) % 2**32}" if theirs is not None else f" ack {tcp.ack}"
-        absolute += f", ack {tcp.ack}"
-    data = payload(packet)
+def segment_label(flags: str, seq: int, ack: int, data: bytes, mine: int | None,
+                  theirs: int | None) -> tuple[str, str]:
+    """('SYN,ACK seq=0 ack=1 len=0', 'seq 3735928559, ack 2871') for one TCP segment
+    (flags as scapy writes them, 'SA'): numbers relative to each side's ISN; without a
+    SYN to count from, the real number, written 'seq 3735928559' rather than 'seq=' so
+    it cannot pass for one. The web page labels its arrows with it too."""
+    relative = flag_words(flags) + (f" seq={(seq - mine) % 2**32}" if mine is not None else f" seq {seq}")
+    absolute = f"seq {seq}"
+    if "A" in flags:
+        relative += f" ack={(ack - theirs) % 2**32}" if theirs is not None else f" ack {ack}"
+        absolute += f", ack {ack}"
     relative += f" len={len(data)}" + (f" {data[:16]!r}" if data else "")
     return relative, absolute
 
@@ -246,7 +246,8 @@ def render_ladder(step, wire: Wire, result: Result, style: Style, out, columns: 
         if TCP in packet:
             mine = (packet[IP].src, layer.sport, packet[IP].dst, layer.dport)
             theirs = (packet[IP].dst, layer.dport, packet[IP].src, layer.sport)
-            relative, absolute = segment_label(packet, isn_at(sent, mine, moment), isn_at(sent, theirs, moment))
+            relative, absolute = segment_label(str(layer.flags), layer.seq, layer.ack, data,
+                                               isn_at(sent, mine, moment), isn_at(sent, theirs, moment))
         else:
             relative = f"UDP length={packet[UDP].len} data={len(data)} B" + (f" {data[:16]!r}" if data else "")
             absolute = f"{packet[UDP].sport} > {packet[UDP].dport}, checksum {packet[UDP].chksum:#06x}"

@@ -43,8 +43,12 @@ FLAG_NAMES = (("S", "SYN"), ("F", "FIN"), ("R", "RST"), ("P", "PSH"), ("A", "ACK
 
 
 def flag_names(segment) -> str:
-    """'SYN,ACK' for flags 'SA', in the order textbooks write them."""
-    flags = str(segment[TCP].flags)
+    """'SYN,ACK' for a segment with flags 'SA', in the order textbooks write them."""
+    return flag_words(str(segment[TCP].flags))
+
+
+def flag_words(flags: str) -> str:
+    """'SYN,ACK' for flags as scapy writes them, 'SA'."""
     return ",".join(name for letter, name in FLAG_NAMES if letter in flags) or "none"
 
 
