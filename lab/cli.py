@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--pcap", type=Path, metavar="PATH",
                          help="where to write the capture (default: captures/LAB.pcapng)")
         sub.add_argument("--html", type=Path, metavar="PATH",
-                         help="where to write the report as a web page (default: captures/LAB.html)")
+                         help="where to write the report as a web page (default: beside the capture, LAB.html)")
         sub.add_argument("--ports", action="store_true",
                          help="also write every copy of every frame, on every switch port, to LAB.ports.pcapng")
         sub.add_argument("--json", action="store_true", help="print one JSON result on stdout instead of text")
@@ -184,7 +184,7 @@ def _run_lab(args, grading_only: bool, student_sandbox) -> int:
     result = execute(lab, solution=args.solution, capture_path=capture, exercise_path=args.exercise,
                      seed=args.seed, sandbox=student_sandbox, every_port=args.ports)
     from .page import write_page
-    result.page = args.html or CAPTURES / f"{lab.name}.html"
+    result.page = args.html or capture.with_suffix(".html")  # beside the capture
     write_page(result, result.page)
     if args.json:
         print(as_json(result))

@@ -157,9 +157,9 @@ def render_short(result: Result, stream: TextIO = sys.stdout, columns: int | Non
             if verdict.hint:
                 for line in wrapped(f"hint: {verdict.hint}", 9, columns, 6):
                     out(line)
-    out(("PASSED" if result.passed else "NOT PASSED") + f"  (seed {result.seed}; capture: {shown(result.capture)})")
     if result.page:
         out(f"web page: {shown(result.page)}")
+    out(("PASSED" if result.passed else "NOT PASSED") + f"  (seed {result.seed}; capture: {shown(result.capture)})")
 
 
 def syns(wire: Wire) -> dict[tuple[str, int, str, int], list[tuple[float, int]]]:
