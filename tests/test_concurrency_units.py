@@ -203,3 +203,15 @@ def test_the_lab_declares_four_checks_on_three_servers():
     assert [c.id for c in lab.LAB.checks] == ["turn", "queue", "threads", "events"]
     assert lab.LAB.todos == ("serve_in_turn", "serve_threads", "serve_events")
     assert lab.Evidence().in_turn == Trial()
+
+
+def test_the_exercise_the_reference_and_the_grader_wait_the_same_delay():
+    """The backend's wait is written in three files (a student's copy replaces the
+    exercise's): a change to one alone would fail the reference or mislead the student."""
+    import ast
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    for path in (root / "exercises" / "concurrency.py", root / "solutions" / "concurrency.py"):
+        found = [node.value.value for node in ast.parse(path.read_text()).body if isinstance(node, ast.Assign)
+                 and any(getattr(t, "id", "") == "DELAY" for t in node.targets)]
+        assert found == [DELAY], path
