@@ -31,7 +31,7 @@ PACKAGES="
     mininet bridge-utils iproute2 iputils-ping procps
     python3-scapy python3-pyroute2 python3-nftables
     tcpdump tshark nftables
-    redis-server haproxy
+    redis-server haproxy python3-cryptography
 "
 # Debian names the browser chromium; Ubuntu's chromium-browser is a snap, which a VM
 # without snapd (and CI) cannot run, so the tests use Debian's packages.
