@@ -76,11 +76,27 @@ class NetlinkNode:
         return text
 
     def _abandon_shell(self) -> None:
-        """Kill a shell that did not start, reap it and close its terminal."""
-        if self.shell.poll() is None:
-            self.shell.kill()
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.shell.pid, signal.SIGKILL)
+        """Kill a shell that did not start, reap it and close its terminal.
+
+        Ctrl-C may land anywhere in Mininet's startShell: before its terminal was
+        opened, while the shell was being forked (it may then run with its pid never
+        returned to us), or before the terminal was wrapped in a file. Closing the
+        terminal ends a shell we never heard of: bash exits when it hangs up.
+        """
+        shell, self.shell = self.shell, None
+        if shell is not None:
+            if shell.poll() is None:
+                shell.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(shell.pid, signal.SIGKILL)
+            shell.wait()
+        if self.stdin is not None:  # the file that wraps the terminal's master end
+            self.stdin.close()
+        elif self.master is not None:
+            os.close(self.master)
+        if self.slave is not None:
+            os.close(self.slave)
+        self.stdin = self.stdout = self.master = self.slave = None
         self.cleanup()
 
     def cleanup(self) -> None:
@@ -275,10 +291,8 @@ class Network:
                 os.killpg(shell.pid, signal.SIGKILL)
         for shell in running:
             shell.wait()
-        for node in nodes:  # its netlink sockets would keep a dead host's namespace alive
-            if node.kernel is not None:
-                node.kernel.close()
-                node.kernel = None
+        for node in nodes:  # its terminal; its netlink sockets would keep a dead host's namespace alive
+            node.cleanup()
 
 
 def with_lab_hosts(topo) -> None:

@@ -184,7 +184,7 @@ def test_interrupted_run_leaves_nothing(tmp_path, untouched_host, sig):
     if sig == signal.SIGKILL:
         assert process.returncode == -signal.SIGKILL
     else:
-        assert process.returncode == 130
+        assert process.returncode == 130, stderr
         assert "interrupted; the run's network and processes are gone" in stderr
     assert wait_gone(family) == []
     if sig == signal.SIGKILL:  # the run's note survives it; `clean` reaps it and kills nothing

@@ -199,3 +199,48 @@ def test_hosts_are_brought_up_over_netlink_not_by_shell_commands():
     assert [(r["gateway"], r["dev"]) for r in result["h2 routes"]] == [("10.5.0.254", "h2-eth0")]
     # What is left in the shells is Mininet's own: each shell's set-up, and the switch's lo.
     assert [command for command in result["typed"] if "HISTFILE" not in command] == ["ifconfig lo up"]
+
+
+@pytest.mark.parametrize("forked", [False, True], ids=["before-fork", "after-fork"])
+def test_ctrl_c_while_a_shell_starts_ends_the_build_with_nothing_left(forked):
+    """Ctrl-C may come while Mininet forks a host's shell: before the fork, or after it
+    but before Popen returned (the shell then runs and its pid never reaches Mininet).
+    Either way the build ends in KeyboardInterrupt, not another error, and no shell or
+    terminal of it is left."""
+    result = in_private_netns(f"""
+        import json, os, time
+        from mininet.node import Node
+        from lab import topology
+        from lab.network import Network
+        def terminals():  # the fds this process holds on a pseudo-terminal, either end
+            found = []
+            for fd in os.listdir("/proc/self/fd"):
+                try:
+                    target = os.readlink("/proc/self/fd/" + fd)
+                except OSError:  # the listing's own fd, closed by now
+                    continue
+                found += [fd] if target.startswith(("/dev/pts", "/dev/ptmx")) else []
+            return found
+        shells, real_popen = [], Node._popen
+        def popen(node, *args, **kwargs):
+            if node.name == "h2":
+                if {forked}:
+                    shells.append(real_popen(node, *args, **kwargs))  # forked, never returned
+                raise KeyboardInterrupt
+            shells.append(real_popen(node, *args, **kwargs))
+            return shells[-1]
+        Node._popen = popen
+        try:
+            Network(topology.load("star", [2]))
+            ending = "built"
+        except BaseException as exc:
+            ending = type(exc).__name__
+        deadline = time.monotonic() + 3
+        while any(shell.poll() is None for shell in shells) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        print(json.dumps({{"ending": ending, "shells": len(shells),
+                          "alive": sum(shell.poll() is None for shell in shells),
+                          "terminals left open": terminals()}}))
+    """)
+    assert result == {"ending": "KeyboardInterrupt", "shells": 2 if forked else 1, "alive": 0,
+                      "terminals left open": []}
