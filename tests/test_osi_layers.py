@@ -81,6 +81,9 @@ def test_the_right_request_passes():
     (request(text=b""), "carries no request"),
     (request(text=f"GET {PAGE} HTTP/1.1\r\nHost: {H2[0]}:{PORTS[1]}\r\n".encode()), "empty line"),
     (request(text=f"GET {PAGE} HTTP/1.1\r\n\r\n".encode()), "Host: header"),
+    (request(text=f"GET {PAGE} HTTP/1.1\r\nX-Host: {H2[0]}:{PORTS[1]}\r\n\r\n".encode()), "Host: header"),
+    (request(text=f"GET {PAGE} HTTP/1.1\r\nHost: {H2[0]}\r\n\r\n".encode()), f"with the port when it is not 80: 'Host: {H2[0]}:{PORTS[1]}'"),
+    (request(text=f"GET {PAGE} HTTP/1.1\r\nHost:\r\n\r\n".encode()), "names the server as its URL does"),
     (request(text=f"GET {PAGE} HTTP/1.1\nHost: {H2[0]}:{PORTS[1]}\n\n".encode()), "CR LF"),
     (request(text=f"GET / HTTP/1.1\r\nHost: {H2[0]}:{PORTS[1]}\r\n\r\n".encode()), "ask for the path"),
     (request(text=f"GET {PAGE}\r\nHost: {H2[0]}:{PORTS[1]}\r\n\r\n".encode()), "HTTP/1.1"),
@@ -88,6 +91,13 @@ def test_the_right_request_passes():
 def test_a_wrong_request_fails_with_its_hint(data, hint):
     verdict = grade_request(*request_evidence(data, answered=False))
     assert verdict.status == "fail" and hint in verdict.hint, verdict
+
+
+@pytest.mark.parametrize("host", [f"host: {H2[0]}:{PORTS[1]}", f"HOST:{H2[0]}:{PORTS[1]}",
+                                  f"Host: \t{H2[0]}:{PORTS[1]} "])
+def test_the_host_header_may_be_written_in_any_case_with_any_blanks(host):
+    text = f"GET {PAGE} HTTP/1.1\r\nAccept: */*\r\n{host}\r\n\r\n".encode()
+    assert grade_request(*request_evidence(request(text=text))).status == "pass"
 
 
 def test_a_right_looking_request_nobody_answered_fails():

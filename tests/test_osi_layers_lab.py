@@ -62,6 +62,54 @@ def test_reference_passes_and_tshark_sees_both_copies(tmp_path):
     assert "right in 3 of 3 cases" in checks["router"]["detail"]
 
 
+OTHER_STYLE = """
+from scapy.layers.inet import ICMP, IP, TCP, UDP
+from scapy.layers.inet6 import IPv6
+from scapy.layers.l2 import Dot1Q, Ether
+from scapy.packet import Raw
+
+
+def build_request(my_mac, gateway_mac, my_ip, server_ip, my_port, server_port, seq, ack, path):
+    ether = Ether()
+    ether.src, ether.dst = my_mac, gateway_mac
+    ip = IP(dst=server_ip)
+    ip.src = my_ip
+    tcp = TCP(flags="AP")
+    tcp.sport, tcp.dport, tcp.seq, tcp.ack = my_port, server_port, seq, ack
+    lines = [f"GET {path} HTTP/1.1", "User-Agent: student", f"host:{server_ip}:{server_port}", "Accept: */*", "", ""]
+    return ether / ip / tcp / Raw(load="\\r\\n".join(lines).encode())
+
+
+def osi_layers(frame):
+    numbers, layer = [], frame
+    while layer:  # down the payload chain, by class
+        if isinstance(layer, (Ether, Dot1Q)):
+            numbers.append(2)
+        elif isinstance(layer, (IP, IPv6, ICMP)):
+            numbers.append(3)
+        elif isinstance(layer, (TCP, UDP)):
+            numbers.append(4)
+        else:
+            numbers.append(7)
+        layer = layer.payload
+    return numbers
+
+
+def changed_fields(fields):
+    mac = {f for f in fields if f.split(".")[0] == "Ether" and f.split(".")[-1] in ("src", "dst")}
+    return sorted(mac | (set(fields) & {"IP.chksum", "IP.ttl"}))
+"""
+
+
+def test_another_style_passes(tmp_path):
+    """Fields set one by one, a lowercase host: with no blank, more headers; layers by
+    class down the payload chain; the changes as a sorted set. No seed: each run draws."""
+    path = tmp_path / "osi_layers.py"
+    path.write_text(OTHER_STYLE)
+    code, document = graded("osi-layers", path)
+    assert code == 0, [c for c in document["checks"] if c["status"] != "pass"] or document.get("error")
+
+
 REQUEST = """
 def build_request(my_mac, gateway_mac, my_ip, server_ip, my_port, server_port, seq, ack, path):
     return Ether(src=my_mac, dst={dst}) / IP(src=my_ip, dst=server_ip) / \\

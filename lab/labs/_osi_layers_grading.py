@@ -30,7 +30,9 @@ def grade_request(ev, wire) -> Verdict:
     first_line = text.split(b"\r\n")[0].split(b"\n")[0]
     detail = f"sent {packet[Ether].src} > {packet[Ether].dst}, {ip.src} > {ip.dst}, " \
              f"{tcp.sport} > {tcp.dport} {tcp.flags}, {first_line[:30]!r}"
-    host = f"{server_ip}:{server_port}".encode()
+    host = f"{server_ip}:{server_port}"
+    named_host = header(text, b"host")
+    given_host = (named_host or b"").strip().decode(errors="replace")
     mistakes = [
         (packet.dst == ev.h2_mac, "the Ethernet destination is h2's MAC, but h2 is on another subnet: a frame "
                                   "only reaches the next machine, the router r1 (gateway_mac); IP carries "
@@ -56,8 +58,9 @@ def grade_request(ev, wire) -> Verdict:
         (b"\r\n" not in text, "HTTP lines end with \\r\\n (CR LF), not \\n alone"),
         (not text.endswith(b"\r\n\r\n"), "the request ends with an empty line (\\r\\n\\r\\n): without it the "
                                          "server keeps waiting for more headers"),
-        (b"\r\nhost: " + host not in text.lower(), f"HTTP/1.1 needs a Host: header, here 'Host: "
-                                                   f"{host.decode()}' (RFC 9112, 3.2)"),
+        (named_host is None, f"HTTP/1.1 needs a Host: header, here 'Host: {host}' (RFC 9112, 3.2)"),
+        (given_host != host, f"'Host: {given_host}': the Host: header names the server as its URL does, "
+                             f"with the port when it is not 80: 'Host: {host}' (RFC 9112, 3.2)"),
     ]
     if verdict := first_mistake(detail, mistakes):
         return verdict
@@ -66,6 +69,16 @@ def grade_request(ev, wire) -> Verdict:
                               "reference's in Wireshark")
     status = ev.answer.split(b"\r\n")[0].decode(errors="replace")
     return passed(f"to r1's MAC, to h2's IP; h2's http.server answered {status}")
+
+
+def header(text: bytes, name: bytes) -> bytes | None:
+    """The value of the request's header name (any case, blanks around it kept), or None."""
+    head = text.split(b"\r\n\r\n")[0]
+    for line in head.split(b"\r\n")[1:]:
+        key, colon, value = line.partition(b":")
+        if colon and key.lower() == name:
+            return value
+    return None
 
 
 # --- osi_layers ---
