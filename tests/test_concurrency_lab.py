@@ -147,6 +147,37 @@ def test_other_correct_styles_pass_on_a_fresh_seed(tmp_path):
     assert code == 0 and document["status_of"] == ALL_PASS, [c for c in document["checks"] if c["status"] != "pass"]
 
 
+def test_each_server_written_the_wrong_way_round_fails_its_check(tmp_path):
+    """In turn with threads, threads with an event loop, the event loop with threads:
+    each one's own check catches it, from the reply times and the thread count read in h2."""
+    swapped = REFERENCE + """
+
+def serve_in_turn(ip, port, backlog, clients):
+    return serve_threads(ip, port, backlog, clients)
+
+
+def serve_threads(ip, port, backlog, clients):
+    return asyncio.run(serve_all(ip, port, backlog, clients))
+
+
+def serve_events(ip, port, backlog, clients):
+    threads = []
+    with socket.create_server((ip, port), backlog=backlog) as listener:
+        for _ in range(clients):
+            thread = threading.Thread(target=serve_one, args=(listener.accept()[0],))
+            thread.start()
+            threads.append(thread)
+    for thread in threads:
+        thread.join()
+    return clients
+"""
+    code, document = run(tmp_path, swapped)
+    turn, threads, events = check(document, "turn"), check(document, "threads"), check(document, "events")
+    assert code == 1 and turn["status"] == "fail" and "served at once" in turn["detail"], turn
+    assert threads["status"] == "fail" and "never had more than 1 thread" in threads["detail"], threads
+    assert events["status"] == "fail" and re.search(r"had up to \d+ threads", events["detail"]), events
+
+
 def test_a_thread_server_joining_each_thread_before_the_next_accept_fails_with_the_join_hint(tmp_path):
     code, document = run(tmp_path, changed("            thread.start()\n",
                                            "            thread.start()\n            thread.join()\n"))

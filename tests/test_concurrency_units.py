@@ -116,6 +116,10 @@ def test_the_event_loop_passes_in_one_thread_and_fails_with_more():
     verdict = judge_events(trial(together(), threads=(1, 2)), together())
     assert verdict.status == FAIL and "2 threads" in verdict.detail and "start_server the ip" in verdict.hint
     assert judge_events(trial(together(), threads=()), together()).status == FAIL
+    # Threads that block each in turn do not hold a loop up: the threads are the finding.
+    threaded = judge_events(trial(together(), threads=(1, 9), blocking=(("time.sleep(0.15)", 0.15),) * 8),
+                            together())
+    assert threaded.detail == "the server's process had up to 9 threads" and "no threading" in threaded.hint
 
 
 def test_a_blocked_event_loop_names_the_call_that_blocked():

@@ -5,6 +5,7 @@ exit code, and a network that cannot be built ends the run at once."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -191,6 +192,22 @@ def test_interrupted_run_leaves_nothing(tmp_path, untouched_host, sig):
         assert Path(f"/run/netlab/{process.pid}.json").exists()
         assert lab("clean").stdout.strip() == "nothing to clean: no run of this lab left anything behind"
         assert not Path(f"/run/netlab/{process.pid}.json").exists()
+
+
+def test_ctrl_c_while_the_network_is_built_leaves_nothing(tmp_path, untouched_host):
+    """Ctrl-C as the first host's shell starts (an mnexec on PATH interrupts the lab,
+    then runs the real one): exit 130, one line, and nothing of the run left."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "mnexec").write_text(f"#!/bin/sh\nkill -INT $PPID\nexec {shutil.which('mnexec')} \"$@\"\n")
+    (bin_dir / "mnexec").chmod(0o755)
+    env = {**os.environ, "NO_COLOR": "1", "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    result = subprocess.run([sys.executable, "-m", "lab", "run", "arp-basic", "--solution",
+                             "--pcap", str(tmp_path / "c.pcapng")], cwd=ROOT, capture_output=True,
+                            text=True, timeout=30, env=env)
+    assert result.returncode == 130, result.stderr
+    assert result.stderr == "lab: interrupted; the run's network and processes are gone\n"
+    assert result.stdout == ""
 
 
 def test_two_runs_at_once_do_not_collide(tmp_path, untouched_host):

@@ -280,6 +280,11 @@ def judge_events(trial: Trial, pairs) -> Verdict:
     if "already registered" in trial.error:
         return failed(trial.error, "unregister() a socket from the selector before close(): a new "
                       "connection gets the same file descriptor number")
+    most = max(trial.threads, default=0)
+    if most > 1:  # not one loop: whatever waited, waited in a thread of its own
+        return failed(f"the server's process had up to {most} threads",
+                      "one thread serves everyone: no threading, run_in_executor or to_thread; "
+                      "give start_server the ip (a name is looked up in a helper thread)")
     if trial.listened and trial.blocking:  # the loop stood still: every other finding follows from it
         times = waits(pairs)
         return failed(f"{len(trial.blocking)} calls held the loop up; the clients waited up to "
@@ -292,8 +297,4 @@ def judge_events(trial: Trial, pairs) -> Verdict:
         return late
     if not trial.threads:
         return failed("the lab could not count the server's threads", "serve until every client is served")
-    if max(trial.threads) > 1:
-        return failed(f"the server's process had up to {max(trial.threads)} threads",
-                      "one thread serves everyone: no threading, run_in_executor or to_thread; "
-                      "give start_server the ip (a name is looked up in a helper thread)")
     return passed(f"{answered(pairs)}, in one thread")
