@@ -3,7 +3,8 @@
 #
 #   sh scripts/setup.sh          what a student needs to run the labs
 #   sh scripts/setup.sh --test   that, and what the tests need too: headless Chromium,
-#                                its driver and selenium, for the web page's browser tests
+#                                its driver and selenium, for the web page's browser tests,
+#                                and ruby, which reads the Vagrantfile as Vagrant does
 #
 # Everything comes from the distribution's packages, because `sudo python` is the
 # system interpreter (/usr/bin/python via python-is-python3), never a venv.
@@ -36,7 +37,7 @@ PACKAGES="
 # Debian names the browser chromium; Ubuntu's chromium-browser is a snap, which a VM
 # without snapd (and CI) cannot run, so the tests use Debian's packages.
 if [ -n "$TEST" ]; then
-    PACKAGES="$PACKAGES chromium chromium-driver python3-selenium"
+    PACKAGES="$PACKAGES chromium chromium-driver python3-selenium ruby"
 fi
 
 missing=""
@@ -73,5 +74,6 @@ fi
 if [ -n "$TEST" ]; then
     /usr/bin/python -c "import selenium" && command -v chromium chromedriver >/dev/null \
         && echo "setup.sh: the browser for the tests is ready (chromium, chromedriver, selenium)"
+    /usr/bin/ruby -e 'exit' && echo "setup.sh: ruby is ready to read the Vagrantfile in the tests"
 fi
 echo "setup.sh: ready. Try: sudo python -m lab run arp-basic"
