@@ -3,8 +3,9 @@
 #
 #   sh scripts/setup.sh          what a student needs to run the labs
 #   sh scripts/setup.sh --test   that, and what the tests need too: headless Chromium,
-#                                its driver and selenium, for the web page's browser tests,
-#                                and ruby, which reads the Vagrantfile as Vagrant does
+#                                its driver and selenium, and Firefox with a websocket
+#                                client, for the web page's browser tests; ruby, which
+#                                reads the Vagrantfile as Vagrant does
 #
 # Everything comes from the distribution's packages, because `sudo python` is the
 # system interpreter (/usr/bin/python via python-is-python3), never a venv.
@@ -34,10 +35,10 @@ PACKAGES="
     tcpdump tshark nftables
     redis-server haproxy python3-cryptography
 "
-# Debian names the browser chromium; Ubuntu's chromium-browser is a snap, which a VM
-# without snapd (and CI) cannot run, so the tests use Debian's packages.
+# Debian names the browsers chromium and firefox-esr; Ubuntu ships both as snaps, which
+# a VM without snapd (and CI) cannot run, so the tests use Debian's packages.
 if [ -n "$TEST" ]; then
-    PACKAGES="$PACKAGES chromium chromium-driver python3-selenium ruby"
+    PACKAGES="$PACKAGES chromium chromium-driver python3-selenium firefox-esr python3-websocket ruby"
 fi
 
 missing=""
@@ -74,6 +75,8 @@ fi
 if [ -n "$TEST" ]; then
     /usr/bin/python -c "import selenium" && command -v chromium chromedriver >/dev/null \
         && echo "setup.sh: the browser for the tests is ready (chromium, chromedriver, selenium)"
+    /usr/bin/python -c "import websocket" && command -v firefox-esr >/dev/null \
+        && echo "setup.sh: the second browser for the tests is ready (firefox-esr, websocket)"
     /usr/bin/ruby -e 'exit' && echo "setup.sh: ruby is ready to read the Vagrantfile in the tests"
 fi
 echo "setup.sh: ready. Try: sudo python -m lab run arp-basic"

@@ -4,7 +4,8 @@ in the capture, an arrow clicked or given Enter shows the frame's headers with t
 layers and marks the chosen header's bytes, Escape gives the focus back, Tab reaches
 the arrows; the system's dark theme is followed, paper stays white; on a phone-sized
 window no text runs off the side. One browser for the whole module; a screenshot of each
-page is left in the test's folder."""
+page is left in the test's folder. Each page opens in Firefox too (tests/firefox.py),
+with the same checks of its arrows, their details and the keyboard."""
 from __future__ import annotations
 
 import subprocess
@@ -13,6 +14,7 @@ import pytest
 
 from browser import chromium, console_errors
 from conftest import lab
+from firefox import firefox  # noqa: F401 (a fixture)
 from lab.catalog import discover
 
 LABS = sorted(discover().labs)
@@ -34,6 +36,18 @@ def run_page(tmp_path, name: str):
     return pcap, page
 
 
+@pytest.fixture(scope="module")
+def reference_page(tmp_path_factory):
+    """Each lab's reference run, made once for both browsers: name -> (capture, page)."""
+    made = {}
+
+    def page_of(name: str):
+        if name not in made:
+            made[name] = run_page(tmp_path_factory.mktemp(name), name)
+        return made[name]
+    return page_of
+
+
 def tshark_frames(pcap) -> int:
     out = subprocess.run(["tshark", "-r", str(pcap), "-T", "fields", "-e", "frame.number"],
                          capture_output=True, text=True, check=True).stdout
@@ -47,10 +61,10 @@ def opened(driver) -> str:
 
 @pytest.mark.root
 @pytest.mark.parametrize("name", LABS)
-def test_each_labs_page_in_a_browser(driver, tmp_path, name):
+def test_each_labs_page_in_a_browser(driver, reference_page, tmp_path, name):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    pcap, page = run_page(tmp_path, name)
+    pcap, page = reference_page(name)
     driver.get(page.as_uri())
     arrows = driver.find_elements(By.CSS_SELECTOR, "g.frame")
     assert len(arrows) == tshark_frames(pcap) > 0
@@ -90,10 +104,44 @@ def test_each_labs_page_in_a_browser(driver, tmp_path, name):
     assert not console_errors(driver)
 
 
+FIRST_SHOWN = ("Array.from(document.querySelectorAll('g.frame'))"
+               ".find(function (g) { return !g.closest('details:not([open])'); })")
+LAST_SHOWN = ("Array.from(document.querySelectorAll('g.frame'))"
+              ".filter(function (g) { return !g.closest('details:not([open])'); }).pop()")
+DETAILS = "document.getElementById('details').hidden ? '' : document.getElementById('details').innerText"
+
+
 @pytest.mark.root
-def test_keyboard_themes_paper_and_a_phone_sized_window(driver, tmp_path):
+@pytest.mark.parametrize("name", LABS)
+def test_each_labs_page_in_firefox(firefox, reference_page, tmp_path, name):
+    """The same page in Firefox (the other engine a student may use): no error, every
+    frame an arrow, a click and Enter each show a frame's layers, Escape closes."""
+    pcap, page = reference_page(name)
+    firefox.open(page.as_uri())
+    assert firefox.evaluate("document.querySelectorAll('g.frame').length") == tshark_frames(pcap) > 0
+    if firefox.evaluate(f"({FIRST_SHOWN}) === undefined"):  # every frame folded: open a section
+        firefox.click("document.querySelector('details summary')")
+    firefox.click(FIRST_SHOWN)
+    text = firefox.evaluate(DETAILS)
+    assert "Ethernet: OSI layer 2, TCP/IP link layer" in text and "Switch ports it crossed: s" in text, text[:500]
+    assert firefox.evaluate("document.querySelectorAll('#details .hex mark').length") == 14
+    firefox.press("Escape")
+    assert firefox.evaluate(DETAILS) == ""
+    assert firefox.evaluate(f"document.activeElement === {FIRST_SHOWN}")  # the focus is back
+    firefox.evaluate(f"({LAST_SHOWN}).focus()")
+    firefox.press("Enter")
+    number = int(firefox.evaluate(f"({LAST_SHOWN}).getAttribute('data-frame')")) + 1
+    assert f"Frame {number} at " in firefox.evaluate(DETAILS)
+    firefox.press("Escape")
+    firefox.screenshot(tmp_path / f"{name}.firefox.png")
+    assert (tmp_path / f"{name}.firefox.png").stat().st_size > 0
+    assert firefox.errors == []
+
+
+@pytest.mark.root
+def test_keyboard_themes_paper_and_a_phone_sized_window(driver, reference_page, tmp_path):
     from selenium.webdriver.common.keys import Keys
-    _, page = run_page(tmp_path, "browser-server")  # five columns, the widest ladder
+    _, page = reference_page("browser-server")  # five columns, the widest ladder
     driver.get(page.as_uri())
     for _ in range(6):  # the skip link, the capture's link, then the first arrow
         driver.switch_to.active_element.send_keys(Keys.TAB)
