@@ -33,7 +33,7 @@ PACKAGES="
     mininet bridge-utils iproute2 iputils-ping procps
     python3-scapy python3-pyroute2 python3-nftables
     tcpdump tshark nftables
-    redis-server haproxy python3-cryptography
+    redis-server haproxy python3-cryptography openssl
 "
 # Debian names the browsers chromium and firefox-esr; Ubuntu ships both as snaps, which
 # a VM without snapd (and CI) cannot run, so the tests use Debian's packages.
