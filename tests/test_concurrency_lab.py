@@ -151,25 +151,8 @@ def test_each_server_written_the_wrong_way_round_fails_its_check(tmp_path):
     """In turn with threads, threads with an event loop, the event loop with threads:
     each one's own check catches it, from the reply times and the thread count read in h2."""
     swapped = REFERENCE + """
-
-def serve_in_turn(ip, port, backlog, clients):
-    return serve_threads(ip, port, backlog, clients)
-
-
-def serve_threads(ip, port, backlog, clients):
-    return asyncio.run(serve_all(ip, port, backlog, clients))
-
-
-def serve_events(ip, port, backlog, clients):
-    threads = []
-    with socket.create_server((ip, port), backlog=backlog) as listener:
-        for _ in range(clients):
-            thread = threading.Thread(target=serve_one, args=(listener.accept()[0],))
-            thread.start()
-            threads.append(thread)
-    for thread in threads:
-        thread.join()
-    return clients
+with_threads, with_events = serve_threads, serve_events
+serve_in_turn, serve_threads, serve_events = with_threads, with_events, with_threads
 """
     code, document = run(tmp_path, swapped)
     turn, threads, events = check(document, "turn"), check(document, "threads"), check(document, "events")

@@ -174,6 +174,16 @@ def test_closed_by_code_ties_each_close_to_the_connection_accept_gave():
     assert closed_by_code(calls) == (("10.9.0.1", 40000),)
 
 
+def test_closed_by_code_follows_a_socket_id_python_reused_while_accept_waited():
+    """A thread closes (and frees) client 1's socket while accept() waits for client 2,
+    which then gets the same id."""
+    calls = [(1.0, 1.1, "accept", "TCP from ('10.9.0.1', 40000)", 1, 7),
+             (1.15, 1.6, "accept", "TCP from ('10.9.0.3', 40001)", 1, 7),
+             (1.3, 1.3, "close", "TCP", 7),
+             (1.7, 1.7, "close", "TCP", 7)]
+    assert closed_by_code(calls) == (("10.9.0.1", 40000), ("10.9.0.3", 40001))
+
+
 def segment(up: bool, flags: str, at: float, data: bytes = b"", cport: int = 40000) -> Frame:
     src, dst, sport, dport = (HOSTS["h1"], SERVER, cport, PORT) if up else (SERVER, HOSTS["h1"], PORT, cport)
     packet = Ether() / IP(src=src, dst=dst) / TCP(sport=sport, dport=dport, flags=flags, seq=int(at * 1000)) / data

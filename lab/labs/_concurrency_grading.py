@@ -167,10 +167,14 @@ def queued(trial: Trial, pairs) -> list[float]:
 
 def closed_by_code(calls) -> tuple[tuple[str, int], ...]:
     """The clients (ip, port) whose socket, given by accept(), the code close()d or
-    shut down, from the sandbox's trace: (started, returned, name, detail, id[, gave])."""
+    shut down, from the sandbox's trace: (started, returned, name, detail, id[, gave]).
+
+    A socket's id is its object's, which Python reuses once the object is freed: so
+    each accept() counts from when it returned its socket, not from when it began to
+    wait (a thread may close and free the last client's socket meanwhile)."""
     accepted: dict[int, tuple[str, int]] = {}
     closed = []
-    for call in sorted(calls, key=lambda c: c[0]):
+    for call in sorted(calls, key=lambda c: c[1] if c[2] == "accept" else c[0]):
         found = ACCEPTED.search(call[3]) if call[2] == "accept" and len(call) > 5 else None
         if found:
             accepted[call[5]] = (found[1], int(found[2]))
