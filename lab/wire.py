@@ -63,6 +63,16 @@ def payload(packet: Packet) -> bytes:
     return b""
 
 
+def header(response: bytes, name: str) -> str | None:
+    """One header's value from an HTTP message's head, names compared without case."""
+    head = response.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")[1:]
+    for line in head:
+        key, _, value = line.partition(":")
+        if key.strip().lower() == name.lower():
+            return value.strip()
+    return None
+
+
 class Wire:
     def __init__(self, frames: list[Frame]):
         self.raw = frames

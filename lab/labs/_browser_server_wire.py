@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from scapy.layers.inet import IP, TCP
 
-from lab.wire import payload
+from lab.wire import header, payload
 
 
 @dataclass
@@ -59,16 +59,6 @@ def connections(wire, server_ip: str, server_port: int) -> list[Connection]:
     return sorted(found.values(), key=lambda c: c.opened)
 
 
-def header(response: bytes, name: str) -> str | None:
-    """One header's value from an HTTP message's head, names compared without case."""
-    head = response.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")[1:]
-    for line in head:
-        key, _, value = line.partition(":")
-        if key.strip().lower() == name.lower():
-            return value.strip()
-    return None
-
-
 def status(response: bytes) -> int | None:
     words = response.split(b"\r\n", 1)[0].split()
     return int(words[1]) if len(words) >= 2 and words[0].startswith(b"HTTP/") and words[1].isdigit() else None
@@ -87,8 +77,7 @@ def request_mistake(request: bytes, path: str, host: str) -> str | None:
     if lines[0].split(b" ") != [b"GET", path.encode(), b"HTTP/1.1"]:
         return (f"the request line must be `GET {path} HTTP/1.1` (method, path, version, one space "
                 f"each); it was {lines[0][:40]!r}")
-    hosts = [line for line in lines[1:] if line.split(b":", 1)[0].strip().lower() == b"host"]
-    if not hosts:
+    if header(request, "host") is None:
         return "HTTP/1.1 requires a Host: header (RFC 9112 section 3.2); add `Host: <lb_ip>`"
     if not blank:
         return ("the head must end with an empty line (\\r\\n\\r\\n): without it the server "

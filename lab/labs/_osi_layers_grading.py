@@ -10,7 +10,7 @@ from lab.definition import Verdict, failed, passed
 from lab.exercise import DONE
 from lab.grading import CONSTANT_HINT, LAB_FAULT, first_mistake, score, sent_frame
 from lab.labs._osi_layers_cases import changed, request_copies
-from lab.wire import payload
+from lab.wire import header, payload
 
 SHAPE = "Ether(src=..., dst=...) / IP(src=..., dst=...) / TCP(sport=..., dport=..., flags='PA', " \
         "seq=..., ack=...) / request"
@@ -31,8 +31,8 @@ def grade_request(ev, wire) -> Verdict:
     detail = f"sent {packet[Ether].src} > {packet[Ether].dst}, {ip.src} > {ip.dst}, " \
              f"{tcp.sport} > {tcp.dport} {tcp.flags}, {first_line[:30]!r}"
     host = f"{server_ip}:{server_port}"
-    named_host = header(text, b"host")
-    given_host = (named_host or b"").strip().decode(errors="replace")
+    named_host = header(text, "host")
+    given_host = named_host or ""
     mistakes = [
         (packet.dst == ev.h2_mac, "the Ethernet destination is h2's MAC, but h2 is on another subnet: a frame "
                                   "only reaches the next machine, the router r1 (gateway_mac); IP carries "
@@ -69,16 +69,6 @@ def grade_request(ev, wire) -> Verdict:
                               "reference's in Wireshark")
     status = ev.answer.split(b"\r\n")[0].decode(errors="replace")
     return passed(f"to r1's MAC, to h2's IP; h2's http.server answered {status}")
-
-
-def header(text: bytes, name: bytes) -> bytes | None:
-    """The value of the request's header name (any case, blanks around it kept), or None."""
-    head = text.split(b"\r\n\r\n")[0]
-    for line in head.split(b"\r\n")[1:]:
-        key, colon, value = line.partition(b":")
-        if colon and key.lower() == name:
-            return value
-    return None
 
 
 # --- osi_layers ---

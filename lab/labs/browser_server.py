@@ -22,7 +22,8 @@ from lab.exercise import DONE
 from lab.grading import CONSTANT_HINT, score
 from lab.labs._browser_server_cases import Drawn, draw, reply_cases, resp_mistake, response_cases
 from lab.labs._browser_server_tiers import Ports, Tiers
-from lab.labs._browser_server_wire import connections, header, read_response, request_mistake, status, whole
+from lab.labs._browser_server_wire import connections, read_response, request_mistake, status, whole
+from lab.wire import header
 
 TIMEOUT = 2.5
 
